@@ -1,0 +1,113 @@
+//! Session settings: pipelining, limits, timeouts, and the opt-in leniencies.
+
+use core::time::Duration;
+
+/// Whether commands are sent before earlier replies have arrived (RFC 2449 PIPELINING).
+///
+/// ```
+/// use pop3_proto::{Config, Pipelining};
+/// let mut config = Config::default();
+/// config.pipelining = Pipelining::On;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pipelining {
+    /// One command at a time.
+    Off,
+    /// One at a time until CAPA lists PIPELINING, then up to `max_in_flight`. The default.
+    #[default]
+    Auto,
+    /// Up to `max_in_flight` from the start (for servers known to pipeline without saying so).
+    On,
+}
+
+/// Opt-in tolerance for servers that bend the protocol. All off by default; each one
+/// weakens a check, so turn on only what a server you must talk to needs.
+///
+/// ```
+/// use pop3_proto::Config;
+/// let mut config = Config::default();
+/// config.lenient.lowercase_status = true;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Leniency {
+    /// Accept a bare LF as a line end, in status lines and bodies — for servers that store
+    /// mail with Unix line ends and send it unconverted (some small embedded and test
+    /// servers). Never applied while pipelining: with bare LF as a line end, message content
+    /// could fake the end of a body and smuggle responses to later commands.
+    pub bare_lf: bool,
+    /// Accept `+ok` / `-err` in any case, for servers that send lower case (seen in
+    /// hand-written test servers and some appliances).
+    pub lowercase_status: bool,
+    /// Accept runs of spaces and TABs between fields of STAT and listings, and a TAB after
+    /// the status indicator — for servers that pad columns.
+    pub loose_separators: bool,
+}
+
+/// Everything configurable about a session. Start from `Config::default()` and change fields.
+///
+/// ```
+/// use pop3_proto::Config;
+/// use core::time::Duration;
+///
+/// let mut config = Config::default();
+/// config.response_timeout = Some(Duration::from_secs(30));
+/// config.max_in_flight = 16;
+/// assert_eq!(config.max_line_length, 512);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Pipelining mode (default [`Pipelining::Auto`]).
+    pub pipelining: Pipelining,
+    /// Most commands in flight when pipelining (default 32: near the throughput ceiling
+    /// without filling the server's receive window).
+    pub max_in_flight: usize,
+    /// Longest status, listing or CAPA line, CRLF included (default 512, RFC 2449).
+    pub max_line_length: usize,
+    /// Longest SASL challenge line (default 8192; challenges can carry certificates).
+    pub max_sasl_line_length: usize,
+    /// Most lines in a CAPA response (default 256).
+    pub max_capa_lines: u64,
+    /// Most entries in a LIST, UIDL or LANG listing (default 10,000,000).
+    pub max_listing_entries: u64,
+    /// Longest unique id (default 70, RFC 1939).
+    pub max_uid_length: usize,
+    /// Longest command, CRLF included (default 255, RFC 2449).
+    pub max_command_length: usize,
+    /// Most challenges in one SASL exchange before it is cancelled (default 8).
+    pub max_sasl_rounds: u32,
+    /// Close the session with [`crate::RemoteError::Timeout`] when a reply (or the greeting)
+    /// takes longer than this. `None` (the default) leaves timing to the driver.
+    pub response_timeout: Option<Duration>,
+    /// Send NOOP after this long idle in the TRANSACTION state, so servers with short
+    /// autologout timers keep the session. `None` by default.
+    pub keepalive_interval: Option<Duration>,
+    /// The connection is already TLS (POP3S, port 995): STLS is refused locally.
+    pub implicit_tls: bool,
+    /// How many bytes [`crate::Client::read_space`] offers at least (default 64 KiB).
+    pub read_size: usize,
+    /// Opt-in leniencies (all off by default).
+    pub lenient: Leniency,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            pipelining: Pipelining::Auto,
+            max_in_flight: 32,
+            max_line_length: 512,
+            max_sasl_line_length: 8192,
+            max_capa_lines: 256,
+            max_listing_entries: 10_000_000,
+            max_uid_length: 70,
+            max_command_length: 255,
+            max_sasl_rounds: 8,
+            response_timeout: None,
+            keepalive_interval: None,
+            implicit_tls: false,
+            read_size: 64 * 1024,
+            lenient: Leniency::default(),
+        }
+    }
+}

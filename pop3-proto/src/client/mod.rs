@@ -1,0 +1,1372 @@
+//! The client session: commands in, bytes out; bytes in, events out.
+//!
+//! [`Client`] owns one receive buffer, a queue of accepted commands, a queue of commands in
+//! flight, the session state and what was learned (greeting, capabilities). It never does
+//! I/O and never reads a clock. The driver loop is the whole contract:
+//!
+//! ```text
+//! client.send(cmd)              -> Result<Handle, Error>   checked against the session state
+//! client.poll_transmit(&mut out)                           appends what may be written now
+//! client.handle_input(bytes) / read_space + commit_read / handle_eof
+//! client.poll_event()           -> Result<Option<Event>, Error>   None: needs more input
+//! client.poll_timeout() / handle_timeout(now)              optional deadlines and keepalive
+//! ```
+//!
+//! Where a byte is parsed: [`Client::poll_event`] → `decode` below picks the parser from the
+//! head of the in-flight queue (`Expect`), then calls into [`crate::codec`].
+
+mod config;
+mod error;
+mod event;
+mod pending;
+mod recv;
+mod state;
+mod time;
+
+pub use config::{Config, Leniency, Pipelining};
+pub use error::{Error, LocalError, RemoteError};
+pub use event::{Event, Handle, QuitOutcome};
+pub use state::SessionState;
+pub use time::Instant;
+
+use crate::apop::apop_digest;
+use crate::args::{Password, UserName};
+use crate::codec::capa::{Capabilities, Capability};
+use crate::codec::dot::{Step, Unstuffer};
+use crate::codec::greeting::{sniff_protocol, Greeting};
+use crate::codec::line::{find_line, LineError, LineScan};
+use crate::codec::listing::{parse_scan_listing, parse_stat, parse_uid_listing, Uid};
+use crate::codec::status::{parse_status, Status};
+use crate::command::Command;
+use crate::sasl::Mechanism;
+use crate::text::ServerText;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use base64::Engine as _;
+use bytes::{BufMut, Bytes};
+use pending::{Expect, Pending, Wire};
+use recv::RecvBuf;
+use state::Transition;
+
+/// How much of unexpected data errors quote.
+const QUOTE_BYTES: usize = 64;
+
+/// What the decoder is in the middle of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// A status line (or SASL continuation) for the head of the in-flight queue.
+    Status,
+    /// A dot-stuffed body.
+    Body,
+    /// Lines of a multi-line listing until `.`.
+    Lines {
+        kind: LineKind,
+        count: u64,
+        last_msg: u32,
+    },
+    /// Skipping an oversized SASL challenge line before cancelling the exchange.
+    DiscardLine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    List,
+    Uidl,
+    Capa,
+    Lang,
+}
+
+impl LineKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::List => "LIST",
+            Self::Uidl => "UIDL",
+            Self::Capa => "CAPA",
+            Self::Lang => "LANG",
+        }
+    }
+}
+
+/// An AUTH exchange in progress.
+struct SaslExchange {
+    mechanism: Box<dyn Mechanism>,
+    rounds: u32,
+    /// An initial response too long for the AUTH line, sent at the first (empty) challenge.
+    deferred_initial: Option<crate::sasl::SaslResponse>,
+    /// The next response line (base64 + CRLF), waiting for `poll_transmit`.
+    outgoing: Option<Vec<u8>>,
+    /// Set when we sent `*`: the exchange ends in this error whatever the server answers.
+    cancelled: Option<RemoteError>,
+}
+
+/// A POP3 client session, sans-IO.
+///
+/// ```
+/// use pop3_proto::{Client, Command, Config, Event, Password, UserName};
+///
+/// let mut client = Client::new(Config::default());
+/// let mut wire = Vec::new();
+///
+/// client.handle_input(b"+OK POP3 server ready\r\n");
+/// assert!(matches!(client.poll_event().unwrap(), Some(Event::Greeting(_))));
+///
+/// client.send(Command::User(UserName::new("mrose").unwrap())).unwrap();
+/// client.poll_transmit(&mut wire);
+/// client.handle_input(b"+OK mrose is a real hoopy frood\r\n");
+/// assert!(matches!(client.poll_event().unwrap(), Some(Event::Status { .. })));
+///
+/// client.send(Command::Pass(Password::new("secret").unwrap())).unwrap();
+/// client.poll_transmit(&mut wire);
+/// client.handle_input(b"+OK maildrop has 1 message (369 octets)\r\n");
+/// client.poll_event().unwrap();
+///
+/// let stat = client.send(Command::Stat).unwrap();
+/// client.poll_transmit(&mut wire);
+/// client.handle_input(b"+OK 1 369\r\n");
+/// match client.poll_event().unwrap() {
+///     Some(Event::Stat { handle, stat: s }) => assert_eq!((handle, s.count, s.size), (stat, 1, 369)),
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(wire, b"USER mrose\r\nPASS secret\r\nSTAT\r\n");
+/// ```
+pub struct Client {
+    config: Config,
+    state: SessionState,
+    recv: RecvBuf,
+    reading: Reading,
+    unstuffer: Unstuffer,
+    /// Accepted, not yet sent.
+    queue: VecDeque<Pending>,
+    /// Sent, waiting for (the rest of) their reply; the head is being answered.
+    in_flight: VecDeque<Pending>,
+    next_handle: u64,
+    /// Lines transmitted so far (commands and SASL responses).
+    transmitted: u64,
+    greeting: Option<Greeting>,
+    capabilities: Option<Capabilities>,
+    capa_building: Capabilities,
+    sasl: Option<SaslExchange>,
+    /// A command whose outcome decides what may follow (PASS, APOP, RPOP, AUTH, STLS).
+    awaiting: Option<&'static str>,
+    /// QUIT was accepted: nothing more may be sent.
+    closing: bool,
+    user_sent: bool,
+    tls_active: bool,
+    stls_used: bool,
+    eof: bool,
+    fatal: Option<RemoteError>,
+    activity: bool,
+    response_deadline: Option<Instant>,
+    keepalive_deadline: Option<Instant>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight.len())
+            .field("buffered", &self.recv.data().len())
+            .field("tls", &self.tls_active)
+            .field("fatal", &self.fatal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A session for a connection that was just opened (the greeting has not arrived yet).
+    ///
+    /// ```
+    /// # use pop3_proto::{Client, Config};
+    /// let client = Client::new(Config::default());
+    /// assert!(client.greeting().is_none());
+    /// ```
+    pub fn new(config: Config) -> Self {
+        let unstuffer = Unstuffer::new(config.lenient.bare_lf);
+        let tls_active = config.implicit_tls;
+        Self {
+            config,
+            state: SessionState::Greeting,
+            recv: RecvBuf::new(),
+            reading: Reading::Status,
+            unstuffer,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            next_handle: 1,
+            transmitted: 0,
+            greeting: None,
+            capabilities: None,
+            capa_building: Capabilities::default(),
+            sasl: None,
+            awaiting: None,
+            closing: false,
+            user_sent: false,
+            tls_active,
+            stls_used: false,
+            eof: false,
+            fatal: None,
+            activity: false,
+            response_deadline: None,
+            keepalive_deadline: None,
+        }
+    }
+
+    // ----- state and what was learned -------------------------------------------------------
+
+    /// The session's state (as of the replies processed so far).
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// The greeting, once received (forgotten after STLS, as it came in plaintext).
+    pub fn greeting(&self) -> Option<&Greeting> {
+        self.greeting.as_ref()
+    }
+
+    /// The capabilities from the last complete CAPA reply (forgotten after STLS).
+    ///
+    /// ```
+    /// # use pop3_proto::{Client, Config};
+    /// assert!(Client::new(Config::default()).capabilities().is_none());
+    /// ```
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.capabilities.as_ref()
+    }
+
+    /// Whether the connection is TLS (implicit, or after STLS and the handshake).
+    pub fn is_tls(&self) -> bool {
+        self.tls_active
+    }
+
+    /// The sticky error, if the session has failed.
+    pub fn error(&self) -> Option<&RemoteError> {
+        self.fatal.as_ref()
+    }
+
+    /// The settings this session runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Commands accepted but not yet sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Commands sent and still waiting for (the end of) their reply.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Capacity of the receive buffer in bytes (for monitoring memory bounds).
+    pub fn receive_buffer_capacity(&self) -> usize {
+        self.recv.capacity()
+    }
+
+    // ----- sending ------------------------------------------------------------------------
+
+    /// Accepts a command for sending, after checking it against the state the session will be
+    /// in when it goes out. Nothing is written until [`poll_transmit`](Self::poll_transmit).
+    ///
+    /// Errors: a [`LocalError`] (nothing changed; the session is still usable), or the
+    /// session's sticky [`RemoteError`].
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config, Error, LocalError, Password};
+    /// let mut client = Client::new(Config::default());
+    /// let err = client.send(Command::Pass(Password::new("pw").unwrap())).unwrap_err();
+    /// assert_eq!(err, Error::Local(LocalError::NeedsUser { command: "PASS" }));
+    /// ```
+    pub fn send(&mut self, command: Command) -> Result<Handle, Error> {
+        self.check_open()?;
+        self.check_allowed(&command)?;
+        let length = command.encoded_len();
+        if length > self.config.max_command_length {
+            return Err(LocalError::CommandTooLong {
+                command: command.keyword(),
+                length,
+                limit: self.config.max_command_length,
+            }
+            .into());
+        }
+        match &command {
+            Command::User(_) => self.user_sent = true,
+            Command::Quit => self.closing = true,
+            _ => {}
+        }
+        let expect = Expect::of(&command);
+        if matches!(expect, Expect::Login | Expect::Stls) {
+            self.awaiting = Some(command.keyword());
+        }
+        Ok(self.enqueue(Wire::Command(command), expect))
+    }
+
+    /// Sends `APOP name digest`, computing the digest from the greeting's timestamp.
+    ///
+    /// Refused locally (nothing sent) when the greeting had no strictly valid timestamp
+    /// (BAD-INPUT row 44). APOP's MD5 is weak: prefer SASL or USER/PASS over TLS.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Config, Password, UserName};
+    ///
+    /// let mut client = Client::new(Config::default());
+    /// client.handle_input(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n");
+    /// client.poll_event().unwrap();
+    /// client.apop(UserName::new("mrose").unwrap(), &Password::new("tanstaaf").unwrap()).unwrap();
+    /// let mut out = Vec::new();
+    /// client.poll_transmit(&mut out);
+    /// assert_eq!(out, b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n");
+    /// ```
+    pub fn apop(&mut self, name: UserName, secret: &Password) -> Result<Handle, Error> {
+        self.check_open()?;
+        self.check_login_allowed("APOP")?;
+        let timestamp = self
+            .greeting
+            .as_ref()
+            .and_then(Greeting::apop_timestamp)
+            .ok_or(LocalError::NoApopTimestamp)?;
+        let digest = apop_digest(timestamp, secret.as_bytes());
+        let mut line = Vec::with_capacity(name.as_bytes().len() + 40);
+        crate::command::line(
+            &mut crate::command::BufSink(&mut line),
+            b"APOP",
+            &[name.as_bytes(), &digest],
+        );
+        self.check_length("APOP", line.len())?;
+        self.awaiting = Some("APOP");
+        Ok(self.enqueue(
+            Wire::Encoded {
+                keyword: "APOP",
+                line: Bytes::from(line),
+            },
+            Expect::Login,
+        ))
+    }
+
+    /// Starts an AUTH exchange (RFC 5034) driven by `mechanism`.
+    ///
+    /// The session sends the initial response with AUTH when it fits in the command limit
+    /// (`=` for an empty one) and otherwise at the server's first empty challenge; answers
+    /// each challenge through the mechanism; cancels with `*` and fails on a malformed
+    /// challenge or too many rounds; and on `+OK` asks the mechanism whether the server
+    /// proved itself. The result is a [`Event::Status`] for the returned handle.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Config, Event, sasl::Plain};
+    ///
+    /// let mut client = Client::new(Config::default());
+    /// client.handle_input(b"+OK ready\r\n");
+    /// client.poll_event().unwrap();
+    /// let auth = client.authenticate(Box::new(Plain::new(None, "tim", "tanstaaf").unwrap())).unwrap();
+    /// let mut out = Vec::new();
+    /// client.poll_transmit(&mut out);
+    /// assert_eq!(out, b"AUTH PLAIN AHRpbQB0YW5zdGFhZg==\r\n");
+    /// client.handle_input(b"+OK maildrop locked and ready\r\n");
+    /// assert!(matches!(client.poll_event().unwrap(), Some(Event::Status { handle, status }) if handle == auth && status.is_ok()));
+    /// ```
+    pub fn authenticate(&mut self, mut mechanism: Box<dyn Mechanism>) -> Result<Handle, Error> {
+        self.check_open()?;
+        self.check_login_allowed("AUTH")?;
+        let name = mechanism.name();
+        let initial = mechanism.initial_response().map_err(LocalError::Sasl)?;
+        let mut line = Vec::new();
+        line.extend_from_slice(b"AUTH ");
+        line.extend_from_slice(name.as_str().as_bytes());
+        let bare_len = line.len() + 2;
+        self.check_length("AUTH", bare_len)?;
+        let mut deferred_initial = None;
+        if let Some(initial) = initial {
+            line.push(b' ');
+            if initial.as_bytes().is_empty() {
+                line.push(b'=');
+            } else {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(initial.as_bytes());
+                line.extend_from_slice(encoded.as_bytes());
+            }
+            if line.len() + 2 > self.config.max_command_length {
+                // RFC 5034 §4: too long for the AUTH line; wait for the empty challenge.
+                line.truncate(bare_len - 2);
+                deferred_initial = Some(initial);
+            }
+        }
+        line.extend_from_slice(b"\r\n");
+        self.awaiting = Some("AUTH");
+        let handle = self.enqueue(
+            Wire::Encoded {
+                keyword: "AUTH",
+                line: Bytes::from(line),
+            },
+            Expect::Sasl,
+        );
+        self.sasl = Some(SaslExchange {
+            mechanism,
+            rounds: 0,
+            deferred_initial,
+            outgoing: None,
+            cancelled: None,
+        });
+        Ok(handle)
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if let Some(e) = &self.fatal {
+            return Err(e.clone().into());
+        }
+        if self.closing || matches!(self.state, SessionState::Update | SessionState::Closed) {
+            return Err(LocalError::Closed.into());
+        }
+        if let Some(command) = self.awaiting {
+            return Err(LocalError::AwaitingReply { command }.into());
+        }
+        Ok(())
+    }
+
+    fn check_length(&self, command: &'static str, length: usize) -> Result<(), LocalError> {
+        if length > self.config.max_command_length {
+            return Err(LocalError::CommandTooLong {
+                command,
+                length,
+                limit: self.config.max_command_length,
+            });
+        }
+        Ok(())
+    }
+
+    /// The state commands will meet: the greeting and a TLS handshake lead to AUTHORIZATION.
+    fn projected_state(&self) -> SessionState {
+        match self.state {
+            SessionState::Greeting | SessionState::TlsHandshake => SessionState::Authorization,
+            s => s,
+        }
+    }
+
+    fn check_login_allowed(&self, command: &'static str) -> Result<(), LocalError> {
+        let state = self.projected_state();
+        if state != SessionState::Authorization {
+            return Err(LocalError::WrongState {
+                command,
+                state,
+                hint: "; you are already logged in",
+            });
+        }
+        Ok(())
+    }
+
+    fn check_allowed(&self, command: &Command) -> Result<(), LocalError> {
+        use SessionState as S;
+        let state = self.projected_state();
+        let keyword = command.keyword();
+        let wrong = |hint| LocalError::WrongState {
+            command: keyword,
+            state,
+            hint,
+        };
+        match command {
+            Command::User(_) | Command::Utf8 => {
+                if state != S::Authorization {
+                    return Err(wrong(""));
+                }
+            }
+            Command::Pass(_) | Command::Rpop(_) => {
+                self.check_login_allowed(keyword)?;
+                if !self.user_sent {
+                    return Err(LocalError::NeedsUser { command: keyword });
+                }
+            }
+            Command::Stls => {
+                if state != S::Authorization {
+                    return Err(wrong("; STLS must come before logging in"));
+                }
+                if self.tls_active {
+                    return Err(LocalError::TlsAlreadyActive {
+                        reason: "the connection already uses TLS",
+                    });
+                }
+                if self.stls_used {
+                    return Err(LocalError::TlsAlreadyActive {
+                        reason: "STLS was already sent on this connection",
+                    });
+                }
+            }
+            Command::Stat
+            | Command::List(_)
+            | Command::Retr(_)
+            | Command::Top { .. }
+            | Command::Dele(_)
+            | Command::Noop
+            | Command::Rset
+            | Command::Uidl(_) => {
+                if state != S::Transaction {
+                    return Err(wrong("; log in first"));
+                }
+            }
+            Command::Capa | Command::Lang(_) | Command::Quit | Command::Raw { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, wire: Wire, expect: Expect) -> Handle {
+        let handle = Handle(self.next_handle);
+        self.next_handle += 1;
+        self.queue.push_back(Pending {
+            handle,
+            wire,
+            expect,
+            seq: 0,
+        });
+        handle
+    }
+
+    /// How many commands may be in flight at once.
+    fn window(&self) -> usize {
+        let pipelined = match self.config.pipelining {
+            Pipelining::Off => false,
+            Pipelining::Auto => self.capabilities.as_ref().is_some_and(|c| c.pipelining),
+            Pipelining::On => true,
+        };
+        if pipelined {
+            self.config.max_in_flight.max(1)
+        } else {
+            1
+        }
+    }
+
+    /// Bare LF as a line end only if asked for and never while pipelining.
+    fn bare_lf(&self) -> bool {
+        self.config.lenient.bare_lf && self.window() == 1
+    }
+
+    /// Appends every line that may be written now to `out`, and returns how many bytes.
+    ///
+    /// Respects the pipelining window and barriers: STLS, AUTH, QUIT and the login commands
+    /// go out alone, and nothing follows them until they are answered. Writes nothing before
+    /// the greeting, during a TLS handshake, or after an error. Stops early rather than
+    /// overflow a fixed-size `out`.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config, Pipelining};
+    /// use core::num::NonZeroU32;
+    ///
+    /// let mut config = Config::default();
+    /// config.pipelining = Pipelining::On;
+    /// let mut client = Client::new(config);
+    /// client.handle_input(b"+OK\r\n");
+    /// client.poll_event().unwrap();
+    /// // (log in first in real life; CAPA is valid in any state)
+    /// client.send(Command::Capa).unwrap();
+    /// client.send(Command::Capa).unwrap();
+    /// let mut out = Vec::new();
+    /// assert_eq!(client.poll_transmit(&mut out), 12);
+    /// assert_eq!(out, b"CAPA\r\nCAPA\r\n");
+    /// ```
+    pub fn poll_transmit(&mut self, out: &mut impl BufMut) -> usize {
+        if self.fatal.is_some()
+            || matches!(
+                self.state,
+                SessionState::Greeting | SessionState::TlsHandshake | SessionState::Closed
+            )
+        {
+            return 0;
+        }
+        let mut written = 0;
+        if let Some(sasl) = &mut self.sasl {
+            if let Some(line) = sasl.outgoing.take() {
+                if out.remaining_mut() < line.len() {
+                    sasl.outgoing = Some(line);
+                    return 0;
+                }
+                out.put_slice(&line);
+                self.transmitted += 1;
+                if let Some(head) = self.in_flight.front_mut() {
+                    head.seq = self.transmitted;
+                }
+                self.activity = true;
+                return line.len();
+            }
+        }
+        while let Some(next) = self.queue.front() {
+            let barrier_in_flight = self.in_flight.iter().any(|p| p.expect.is_barrier());
+            if barrier_in_flight
+                || (next.expect.is_barrier() && !self.in_flight.is_empty())
+                || self.in_flight.len() >= self.window()
+            {
+                break;
+            }
+            let len = next.encoded_len();
+            if out.remaining_mut() < len {
+                break;
+            }
+            let Some(mut pending) = self.queue.pop_front() else {
+                break;
+            };
+            pending.encode(out);
+            written += len;
+            self.transmitted += 1;
+            pending.seq = self.transmitted;
+            match pending.expect {
+                Expect::Quit => self.state = self.state.next(Transition::QuitSent),
+                Expect::Sasl => self.state = self.state.next(Transition::SaslStarted),
+                _ => {}
+            }
+            self.in_flight.push_back(pending);
+        }
+        if written > 0 {
+            self.activity = true;
+        }
+        written
+    }
+
+    // ----- receiving ----------------------------------------------------------------------
+
+    /// Hands received bytes to the session (they are copied into its receive buffer).
+    ///
+    /// To avoid that copy, read into [`read_space`](Self::read_space) instead.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        if self.ignores_input() || data.is_empty() {
+            return;
+        }
+        self.recv.extend(data, self.transmitted);
+        self.after_input();
+    }
+
+    /// Space in the receive buffer to read into directly (at least `Config::read_size`
+    /// bytes); follow with [`commit_read`](Self::commit_read).
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Config, Event};
+    ///
+    /// let mut client = Client::new(Config::default());
+    /// let space = client.read_space();
+    /// space[..5].copy_from_slice(b"+OK\r\n"); // a driver would `read(space)` here
+    /// client.commit_read(5).unwrap();
+    /// assert!(matches!(client.poll_event().unwrap(), Some(Event::Greeting(_))));
+    /// ```
+    pub fn read_space(&mut self) -> &mut [u8] {
+        self.recv.space(self.config.read_size.max(1))
+    }
+
+    /// Marks `n` bytes written into [`read_space`](Self::read_space) as received.
+    pub fn commit_read(&mut self, n: usize) -> Result<(), LocalError> {
+        let available = self.recv.spare();
+        if n > available {
+            return Err(LocalError::CommitTooLarge {
+                committed: n,
+                available,
+            });
+        }
+        if self.ignores_input() || n == 0 {
+            return Ok(());
+        }
+        self.recv.commit(n, self.transmitted);
+        self.after_input();
+        Ok(())
+    }
+
+    /// Tells the session the connection ended (a read returned 0 bytes, or TLS closed).
+    ///
+    /// A reply cut short becomes [`RemoteError::Truncated`]; a QUIT without reply becomes
+    /// [`QuitOutcome::Unknown`]. Delivered through [`poll_event`](Self::poll_event).
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    fn ignores_input(&self) -> bool {
+        self.fatal.is_some() || self.state == SessionState::Closed
+    }
+
+    fn after_input(&mut self) {
+        self.activity = true;
+        if self.state == SessionState::TlsHandshake {
+            // Plaintext while TLS is being set up: never TLS data, possibly an injection.
+            let data = quote(self.recv.data());
+            self.fail(RemoteError::DataAfterStls { data });
+        }
+    }
+
+    fn fail(&mut self, error: RemoteError) -> RemoteError {
+        self.fatal = Some(error.clone());
+        self.queue.clear();
+        self.in_flight.clear();
+        self.sasl = None;
+        self.recv.clear();
+        self.response_deadline = None;
+        self.keepalive_deadline = None;
+        error
+    }
+
+    /// The next event, `Ok(None)` when more input is needed.
+    ///
+    /// After a [`RemoteError`], returns the same error forever.
+    pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
+        if let Some(e) = &self.fatal {
+            return Err(e.clone().into());
+        }
+        match self.decode() {
+            Ok(event) => Ok(event),
+            Err(e) => Err(self.fail(e).into()),
+        }
+    }
+
+    /// Decodes until an event is ready or input runs out.
+    fn decode(&mut self) -> Result<Option<Event>, RemoteError> {
+        loop {
+            let progress = match self.reading {
+                _ if self.state == SessionState::Closed => return Ok(None),
+                Reading::Body => self.decode_body()?,
+                Reading::Lines { .. } => self.decode_listing_line()?,
+                Reading::DiscardLine => self.discard_line()?,
+                Reading::Status if self.state == SessionState::Greeting => {
+                    self.decode_greeting()?
+                }
+                Reading::Status => self.decode_reply()?,
+            };
+            match progress {
+                Progress::Event(event) => return Ok(Some(event)),
+                Progress::Continue => {}
+                Progress::NeedMore => return self.need_more(),
+            }
+        }
+    }
+
+    /// No complete unit in the buffer: wait, or explain what the end of stream cut short.
+    fn need_more(&mut self) -> Result<Option<Event>, RemoteError> {
+        if !self.eof {
+            return Ok(None);
+        }
+        let head = self.in_flight.front().map(|p| p.expect);
+        Err(match (self.reading, head) {
+            (_, _) if self.state == SessionState::Greeting => RemoteError::ConnectionClosed {
+                when: "before sending its greeting",
+            },
+            (Reading::Body, _) => RemoteError::Truncated {
+                what: "a message body",
+            },
+            (Reading::Lines { .. }, _) => RemoteError::Truncated { what: "a listing" },
+            (_, Some(Expect::Quit)) => {
+                let handle = self.in_flight.pop_front().map(|p| p.handle);
+                self.close();
+                return Ok(handle.map(|handle| Event::Closed {
+                    handle,
+                    outcome: QuitOutcome::Unknown,
+                }));
+            }
+            (_, Some(_)) if !self.recv.is_empty() => RemoteError::Truncated { what: "a reply" },
+            (_, Some(_)) => RemoteError::ConnectionClosed {
+                when: "while commands were waiting for replies",
+            },
+            (_, None) => RemoteError::ConnectionClosed {
+                when: "unexpectedly (it may have timed out the idle session)",
+            },
+        })
+    }
+
+    fn close(&mut self) {
+        self.state = self.state.next(Transition::Closed);
+        self.recv.clear();
+        self.queue.clear();
+        self.in_flight.clear();
+        self.sasl = None;
+        self.response_deadline = None;
+        self.keepalive_deadline = None;
+    }
+
+    /// Finds one line of at most `limit` bytes; `Ok(None)` if incomplete.
+    fn next_line(
+        &mut self,
+        limit: usize,
+        waiting_for: &'static str,
+    ) -> Result<Option<(usize, usize)>, RemoteError> {
+        let bare_lf = self.bare_lf();
+        match find_line(self.recv.data(), self.recv.scanned, limit, bare_lf) {
+            Ok(LineScan::Complete { content, consumed }) => Ok(Some((content, consumed))),
+            Ok(LineScan::Incomplete { scanned }) => {
+                self.recv.scanned = scanned;
+                Ok(None)
+            }
+            Err(problem) => Err(RemoteError::BadLine {
+                problem,
+                waiting_for,
+            }),
+        }
+    }
+
+    fn decode_greeting(&mut self) -> Result<Progress, RemoteError> {
+        let data = self.recv.data();
+        if data.first().is_some_and(|b| *b != b'+' && *b != b'-') {
+            // Not POP3: name what it is as soon as we can tell (TLS records have no lines).
+            if let Some(protocol) = sniff_protocol(data) {
+                return Err(RemoteError::NotPop3 {
+                    protocol: Some(protocol),
+                    line: quote(data),
+                });
+            }
+        }
+        let line = match self.next_line(self.config.max_line_length, "waiting for the greeting") {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(Progress::NeedMore),
+            Err(e) => return Err(self.not_pop3_or(e)),
+        };
+        let (content, consumed) = line;
+        let text = &self.recv.data()[..content];
+        let greeting = match Greeting::parse(text, self.config.lenient.lowercase_status) {
+            Ok(g) => g,
+            Err(_) => {
+                return Err(RemoteError::NotPop3 {
+                    protocol: sniff_protocol(text),
+                    line: quote(text),
+                })
+            }
+        };
+        self.recv.advance(consumed);
+        if !greeting.status().is_ok() {
+            return Err(RemoteError::GreetingRejected {
+                status: greeting.status().clone(),
+            });
+        }
+        self.state = self.state.next(Transition::Greeted);
+        self.greeting = Some(greeting.clone());
+        Ok(Progress::Event(Event::Greeting(greeting)))
+    }
+
+    /// A line error in the greeting from something that is not POP3 is reported as such.
+    fn not_pop3_or(&self, error: RemoteError) -> RemoteError {
+        let data = self.recv.data();
+        match sniff_protocol(data) {
+            Some(protocol) => RemoteError::NotPop3 {
+                protocol: Some(protocol),
+                line: quote(data),
+            },
+            None => error,
+        }
+    }
+
+    /// A status line (or SASL continuation) for the head of the in-flight queue.
+    fn decode_reply(&mut self) -> Result<Progress, RemoteError> {
+        if self.recv.is_empty() {
+            return Ok(Progress::NeedMore);
+        }
+        let Some(head) = self.in_flight.front() else {
+            return Err(RemoteError::Unsolicited {
+                data: quote(self.recv.data()),
+            });
+        };
+        // A reply must have arrived after its command (or SASL response) left.
+        if self.recv.transmitted_at_front() < head.seq {
+            return Err(RemoteError::Unsolicited {
+                data: quote(self.recv.data()),
+            });
+        }
+        let (expect, handle, keyword) = (head.expect, head.handle, head.keyword());
+        let limit = if expect == Expect::Sasl {
+            self.config.max_sasl_line_length
+        } else {
+            self.config.max_line_length
+        };
+        let (content, consumed) = match self.next_line(limit, "reading a reply") {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(Progress::NeedMore),
+            Err(RemoteError::BadLine {
+                problem: LineError::TooLong { .. },
+                ..
+            }) if expect == Expect::Sasl => {
+                self.cancel_sasl(RemoteError::SaslAborted {
+                    reason: "the server's challenge is longer than Config::max_sasl_line_length",
+                });
+                self.reading = Reading::DiscardLine;
+                return Ok(Progress::Continue);
+            }
+            Err(e) => return Err(e),
+        };
+        let line = &self.recv.data()[..content];
+        if expect == Expect::Sasl && line.first() == Some(&b'+') && !line.starts_with(b"+OK") {
+            let challenge = line.strip_prefix(b"+ ").map(<[u8]>::to_vec);
+            self.recv.advance(consumed);
+            self.sasl_challenge(challenge)?;
+            return Ok(Progress::Continue);
+        }
+        let status = match parse_status(line, self.config.lenient.lowercase_status) {
+            Ok(s) => s,
+            Err(_) => {
+                return Err(RemoteError::BadStatusLine {
+                    command: keyword,
+                    line: quote(line),
+                })
+            }
+        };
+        let ok = status.indicator == crate::codec::status::Indicator::Ok;
+        let lenient = self.config.lenient.loose_separators;
+        // What this reply means, decided while the line is borrowed; applied after.
+        let outcome = if !ok {
+            Outcome::Status
+        } else {
+            match expect {
+                Expect::Stat => match parse_stat(status.text, lenient) {
+                    Ok(stat) => Outcome::Event(Event::Stat { handle, stat }),
+                    Err(problem) => return Err(bad_listing("STAT", status.text, problem)),
+                },
+                Expect::List(Some(asked)) => match parse_scan_listing(status.text, lenient) {
+                    Ok(entry) if entry.msg == asked => {
+                        Outcome::Event(Event::ListOne { handle, entry })
+                    }
+                    Ok(entry) => {
+                        return Err(RemoteError::WrongMessage {
+                            what: "LIST",
+                            asked: asked.get(),
+                            got: entry.msg.get(),
+                        })
+                    }
+                    Err(problem) => return Err(bad_listing("LIST", status.text, problem)),
+                },
+                Expect::Uidl(Some(asked)) => {
+                    match parse_uid_listing(status.text, lenient, self.config.max_uid_length) {
+                        Ok(l) if l.msg == asked => Outcome::Event(Event::UidlOne {
+                            handle,
+                            msg: l.msg,
+                            uid: Uid::new(l.uid, self.config.max_uid_length)
+                                .map_err(|p| bad_listing("UIDL", status.text, p))?,
+                        }),
+                        Ok(l) => {
+                            return Err(RemoteError::WrongMessage {
+                                what: "UIDL",
+                                asked: asked.get(),
+                                got: l.msg.get(),
+                            })
+                        }
+                        Err(problem) => return Err(bad_listing("UIDL", status.text, problem)),
+                    }
+                }
+                Expect::List(None) => Outcome::Multi(Reading::Lines {
+                    kind: LineKind::List,
+                    count: 0,
+                    last_msg: 0,
+                }),
+                Expect::Uidl(None) => Outcome::Multi(Reading::Lines {
+                    kind: LineKind::Uidl,
+                    count: 0,
+                    last_msg: 0,
+                }),
+                Expect::Capa => Outcome::Multi(Reading::Lines {
+                    kind: LineKind::Capa,
+                    count: 0,
+                    last_msg: 0,
+                }),
+                Expect::LangList => Outcome::Multi(Reading::Lines {
+                    kind: LineKind::Lang,
+                    count: 0,
+                    last_msg: 0,
+                }),
+                Expect::Body => Outcome::Multi(Reading::Body),
+                Expect::Simple
+                | Expect::Login
+                | Expect::Stls
+                | Expect::Quit
+                | Expect::Sasl
+                | Expect::KeepAlive => Outcome::Status,
+            }
+        };
+        let status = Status::from_line(status);
+        self.recv.advance(consumed);
+        match outcome {
+            Outcome::Event(event) => {
+                self.in_flight.pop_front();
+                Ok(Progress::Event(event))
+            }
+            Outcome::Multi(reading) => {
+                if reading == Reading::Body {
+                    self.unstuffer.reset();
+                }
+                if matches!(
+                    reading,
+                    Reading::Lines {
+                        kind: LineKind::Capa,
+                        ..
+                    }
+                ) {
+                    self.capa_building = Capabilities::default();
+                }
+                self.reading = reading;
+                Ok(Progress::Event(Event::MultiStart { handle, status }))
+            }
+            Outcome::Status => self.finish_status(expect, handle, status),
+        }
+    }
+
+    /// Applies a single-line reply: the state changes it causes, and its event.
+    fn finish_status(
+        &mut self,
+        expect: Expect,
+        handle: Handle,
+        status: Status,
+    ) -> Result<Progress, RemoteError> {
+        self.in_flight.pop_front();
+        let ok = status.is_ok();
+        match expect {
+            Expect::Login => {
+                self.awaiting = None;
+                if ok {
+                    self.state = self.state.next(Transition::LoggedIn);
+                }
+            }
+            Expect::Sasl => {
+                self.awaiting = None;
+                let exchange = self.sasl.take();
+                if let Some(error) = exchange.as_ref().and_then(|x| x.cancelled.clone()) {
+                    return Err(error);
+                }
+                if ok {
+                    if let Some(mut exchange) = exchange {
+                        exchange.mechanism.finish().map_err(RemoteError::Sasl)?;
+                    }
+                    self.state = self.state.next(Transition::LoggedIn);
+                } else {
+                    self.state = self.state.next(Transition::SaslFailed);
+                }
+            }
+            Expect::Stls => {
+                self.awaiting = None;
+                if ok {
+                    if !self.recv.is_empty() {
+                        return Err(RemoteError::DataAfterStls {
+                            data: quote(self.recv.data()),
+                        });
+                    }
+                    self.stls_used = true;
+                    self.state = self.state.next(Transition::StlsAccepted);
+                    return Ok(Progress::Event(Event::UpgradeToTls { handle }));
+                }
+            }
+            Expect::Quit => {
+                let outcome = if ok {
+                    QuitOutcome::Committed(status)
+                } else {
+                    QuitOutcome::NotCommitted(status)
+                };
+                // Whatever follows QUIT's reply is ignored (BAD-INPUT row 15).
+                self.close();
+                return Ok(Progress::Event(Event::Closed { handle, outcome }));
+            }
+            Expect::KeepAlive => return Ok(Progress::Continue),
+            _ => {}
+        }
+        Ok(Progress::Event(Event::Status { handle, status }))
+    }
+
+    /// Answers a `+ ` line: `challenge` is its text, `None` if it was `+` without a space.
+    fn sasl_challenge(&mut self, challenge: Option<Vec<u8>>) -> Result<(), RemoteError> {
+        let Some(exchange) = self.sasl.as_mut() else {
+            return Err(RemoteError::SaslAborted {
+                reason: "a SASL challenge arrived outside an AUTH exchange",
+            });
+        };
+        if exchange.cancelled.is_some() {
+            return Err(RemoteError::SaslAborted {
+                reason: "the server sent another challenge after we cancelled",
+            });
+        }
+        exchange.rounds += 1;
+        let reason = if exchange.rounds > self.config.max_sasl_rounds {
+            Some("too many challenges (Config::max_sasl_rounds)")
+        } else {
+            None
+        };
+        let decoded = challenge.ok_or("a continuation line without the space after '+'");
+        let decoded = decoded.and_then(|text| {
+            base64::engine::general_purpose::STANDARD
+                .decode(&text)
+                .map_err(|_| "a challenge that is not valid base64")
+        });
+        let response = match (reason, decoded) {
+            (Some(reason), _) | (None, Err(reason)) => Err(RemoteError::SaslAborted { reason }),
+            (None, Ok(challenge)) => match exchange.deferred_initial.take() {
+                Some(initial) if challenge.is_empty() => Ok(initial),
+                _ => exchange
+                    .mechanism
+                    .respond(&challenge)
+                    .map_err(RemoteError::Sasl),
+            },
+        };
+        match response {
+            Ok(response) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(response.as_bytes());
+                let mut line = encoded.into_bytes();
+                line.extend_from_slice(b"\r\n");
+                exchange.outgoing = Some(line);
+            }
+            Err(error) => self.cancel_sasl(error),
+        }
+        Ok(())
+    }
+
+    /// Sends `*` and remembers why: the exchange ends in `error` once the server answers.
+    fn cancel_sasl(&mut self, error: RemoteError) {
+        if let Some(exchange) = self.sasl.as_mut() {
+            exchange.outgoing = Some(b"*\r\n".to_vec());
+            exchange.cancelled = Some(error);
+        }
+    }
+
+    /// Skips the rest of an oversized SASL line.
+    fn discard_line(&mut self) -> Result<Progress, RemoteError> {
+        match memchr::memchr(b'\n', self.recv.data()) {
+            Some(i) => {
+                self.recv.advance(i + 1);
+                self.reading = Reading::Status;
+                Ok(Progress::Continue)
+            }
+            None => {
+                let n = self.recv.data().len();
+                self.recv.advance(n);
+                Ok(Progress::NeedMore)
+            }
+        }
+    }
+
+    fn decode_body(&mut self) -> Result<Progress, RemoteError> {
+        let Some(handle) = self.in_flight.front().map(|p| p.handle) else {
+            return Ok(Progress::NeedMore);
+        };
+        loop {
+            match self.unstuffer.step(self.recv.data()) {
+                Step::Data(n) => {
+                    let data = self.recv.split_to(n);
+                    return Ok(Progress::Event(Event::BodyChunk { handle, data }));
+                }
+                Step::SkipDot => self.recv.advance(1),
+                Step::End(n) => {
+                    self.recv.advance(n);
+                    self.in_flight.pop_front();
+                    self.reading = Reading::Status;
+                    return Ok(Progress::Event(Event::MultiEnd { handle }));
+                }
+                Step::NeedMore => return Ok(Progress::NeedMore),
+            }
+        }
+    }
+
+    fn decode_listing_line(&mut self) -> Result<Progress, RemoteError> {
+        let Reading::Lines {
+            kind,
+            count,
+            last_msg,
+        } = self.reading
+        else {
+            return Ok(Progress::Continue);
+        };
+        let Some(handle) = self.in_flight.front().map(|p| p.handle) else {
+            return Ok(Progress::NeedMore);
+        };
+        let Some((content, consumed)) =
+            self.next_line(self.config.max_line_length, "reading a listing")?
+        else {
+            return Ok(Progress::NeedMore);
+        };
+        let line = &self.recv.data()[..content];
+        if line == b"." {
+            self.recv.advance(consumed);
+            self.in_flight.pop_front();
+            self.reading = Reading::Status;
+            if kind == LineKind::Capa {
+                self.capabilities = Some(core::mem::take(&mut self.capa_building));
+            }
+            return Ok(Progress::Event(Event::MultiEnd { handle }));
+        }
+        let limit = match kind {
+            LineKind::Capa => self.config.max_capa_lines,
+            _ => self.config.max_listing_entries,
+        };
+        if count >= limit {
+            return Err(RemoteError::TooManyLines {
+                what: kind.name(),
+                limit,
+            });
+        }
+        // Listings are dot-stuffed like bodies; no valid entry starts with a dot, but a
+        // stuffed one is still unstuffed before it is judged.
+        let line = line.strip_prefix(b".").unwrap_or(line);
+        let lenient = self.config.lenient.loose_separators;
+        let (event, msg) = match kind {
+            LineKind::List => {
+                let entry =
+                    parse_scan_listing(line, lenient).map_err(|p| bad_listing("LIST", line, p))?;
+                (Event::ListEntry { handle, entry }, entry.msg.get())
+            }
+            LineKind::Uidl => {
+                let max = self.config.max_uid_length;
+                let l = parse_uid_listing(line, lenient, max)
+                    .map_err(|p| bad_listing("UIDL", line, p))?;
+                let uid = Uid::new(l.uid, max).map_err(|p| bad_listing("UIDL", line, p))?;
+                let msg = l.msg;
+                (Event::UidlEntry { handle, msg, uid }, msg.get())
+            }
+            LineKind::Capa => {
+                let capability = Capability::parse(line);
+                self.capa_building.add(capability.clone());
+                (Event::CapaEntry { handle, capability }, 0)
+            }
+            LineKind::Lang => {
+                let (tag, description) = match memchr::memchr(b' ', line) {
+                    Some(i) => (&line[..i], &line[i + 1..]),
+                    None => (line, &b""[..]),
+                };
+                let event = Event::LangEntry {
+                    handle,
+                    tag: ServerText::from_slice(tag),
+                    description: ServerText::from_slice(description),
+                };
+                (event, 0)
+            }
+        };
+        if matches!(kind, LineKind::List | LineKind::Uidl) && msg <= last_msg {
+            return Err(RemoteError::ListingOutOfOrder {
+                what: kind.name(),
+                previous: last_msg,
+                got: msg,
+            });
+        }
+        self.recv.advance(consumed);
+        self.reading = Reading::Lines {
+            kind,
+            count: count + 1,
+            last_msg: msg.max(last_msg),
+        };
+        Ok(Progress::Event(event))
+    }
+
+    // ----- TLS ----------------------------------------------------------------------------
+
+    /// Tells the session the TLS handshake after [`Event::UpgradeToTls`] succeeded.
+    ///
+    /// Forgets the greeting and capabilities learned in plaintext (an attacker could have
+    /// forged them; BAD-INPUT row 39): send CAPA again.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config, Event};
+    ///
+    /// let mut client = Client::new(Config::default());
+    /// client.handle_input(b"+OK\r\n");
+    /// client.poll_event().unwrap();
+    /// client.send(Command::Stls).unwrap();
+    /// client.poll_transmit(&mut Vec::new());
+    /// client.handle_input(b"+OK begin TLS\r\n");
+    /// assert!(matches!(client.poll_event().unwrap(), Some(Event::UpgradeToTls { .. })));
+    /// // ... the driver does the handshake ...
+    /// client.tls_established().unwrap();
+    /// assert!(client.is_tls() && client.greeting().is_none());
+    /// ```
+    pub fn tls_established(&mut self) -> Result<(), LocalError> {
+        if self.state != SessionState::TlsHandshake {
+            return Err(LocalError::NoTlsUpgradePending);
+        }
+        self.state = self.state.next(Transition::TlsEstablished);
+        self.tls_active = true;
+        self.greeting = None;
+        self.capabilities = None;
+        self.activity = true;
+        Ok(())
+    }
+
+    // ----- time ---------------------------------------------------------------------------
+
+    /// When the session next needs [`handle_timeout`](Self::handle_timeout), if ever.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Config, Instant, Error, RemoteError};
+    /// use core::time::Duration;
+    ///
+    /// let mut config = Config::default();
+    /// config.response_timeout = Some(Duration::from_secs(10));
+    /// let mut client = Client::new(config);
+    /// client.handle_timeout(Instant::ZERO); // arms the greeting deadline
+    /// let deadline = client.poll_timeout().unwrap();
+    /// assert_eq!(deadline, Instant::from_elapsed(Duration::from_secs(10)));
+    /// client.handle_timeout(deadline);
+    /// assert!(matches!(client.poll_event(), Err(Error::Remote(RemoteError::Timeout { .. }))));
+    /// assert_eq!(client.poll_timeout(), None);
+    /// ```
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.response_deadline, self.keepalive_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Tells the session the time: fires deadlines that have passed and arms new ones.
+    ///
+    /// Call it when [`poll_timeout`](Self::poll_timeout)'s instant arrives, and also after
+    /// each write and read: deadlines are measured from the last call that followed I/O, so
+    /// calling it only when the timer fires makes them lenient by up to one interval.
+    /// After it returns, `poll_timeout` is later than `now` or `None`: it never repeats a
+    /// deadline that was handled.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.fatal.is_some() || self.state == SessionState::Closed {
+            self.response_deadline = None;
+            self.keepalive_deadline = None;
+            return;
+        }
+        let awaiting_reply = self.state == SessionState::Greeting || !self.in_flight.is_empty();
+        let idle = self.state == SessionState::Transaction
+            && self.in_flight.is_empty()
+            && self.queue.is_empty()
+            && !self.closing;
+        if core::mem::take(&mut self.activity) {
+            self.response_deadline = None;
+            self.keepalive_deadline = None;
+        }
+        if let Some(deadline) = self.response_deadline.filter(|_| awaiting_reply) {
+            if now >= deadline {
+                let waiting_for = match self.state {
+                    SessionState::Greeting => "waiting for the greeting",
+                    _ => "waiting for a reply",
+                };
+                self.fail(RemoteError::Timeout { waiting_for });
+                return;
+            }
+        }
+        if let Some(deadline) = self.keepalive_deadline.filter(|_| idle) {
+            if now >= deadline {
+                self.keepalive_deadline = None;
+                self.enqueue(Wire::KeepAlive, Expect::KeepAlive);
+                return;
+            }
+        }
+        self.response_deadline = match self.config.response_timeout {
+            Some(t) if awaiting_reply => Some(self.response_deadline.unwrap_or(now + t)),
+            _ => None,
+        };
+        self.keepalive_deadline = match self.config.keepalive_interval {
+            Some(t) if idle => Some(self.keepalive_deadline.unwrap_or(now + t)),
+            _ => None,
+        };
+    }
+}
+
+/// What one decoding step achieved.
+enum Progress {
+    Event(Event),
+    Continue,
+    NeedMore,
+}
+
+/// What a status line means for the command it answers.
+enum Outcome {
+    Event(Event),
+    Multi(Reading),
+    Status,
+}
+
+fn quote(data: &[u8]) -> ServerText {
+    ServerText::from_slice(&data[..data.len().min(QUOTE_BYTES)])
+}
+
+fn bad_listing(
+    what: &'static str,
+    line: &[u8],
+    problem: crate::codec::listing::ListingError,
+) -> RemoteError {
+    RemoteError::BadListing {
+        what,
+        line: quote(line),
+        problem,
+    }
+}

@@ -1,0 +1,116 @@
+//! Commands accepted by the session, waiting to be sent or waiting for their reply.
+
+use crate::command::{Command, MsgNum};
+use crate::Handle;
+use bytes::{BufMut, Bytes};
+
+/// What goes on the wire for one pending command.
+#[derive(Debug)]
+pub(crate) enum Wire {
+    /// An ordinary command, encoded when it is sent.
+    Command(Command),
+    /// A line built when accepted (APOP with its digest, AUTH with its initial response).
+    Encoded { keyword: &'static str, line: Bytes },
+    /// The session's own keepalive NOOP; its reply is not reported.
+    KeepAlive,
+}
+
+/// The shape of the reply a pending command expects: the decoder is driven by this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// One status line.
+    Simple,
+    /// PASS, APOP, RPOP: `+OK` logs in.
+    Login,
+    /// `+OK count size`.
+    Stat,
+    /// LIST: multi-line without argument, `+OK n size` with one.
+    List(Option<MsgNum>),
+    /// UIDL: multi-line without argument, `+OK n uid` with one.
+    Uidl(Option<MsgNum>),
+    /// A dot-stuffed body (RETR, TOP, multi-line raw commands).
+    Body,
+    /// CAPA lines.
+    Capa,
+    /// LANG without argument: `tag description` lines.
+    LangList,
+    /// STLS: `+OK` starts the handshake.
+    Stls,
+    /// QUIT: the reply ends the session.
+    Quit,
+    /// AUTH: `+ challenge` lines, then a status.
+    Sasl,
+    /// The keepalive NOOP.
+    KeepAlive,
+}
+
+impl Expect {
+    pub(crate) fn of(command: &Command) -> Self {
+        match command {
+            Command::User(_)
+            | Command::Dele(_)
+            | Command::Noop
+            | Command::Rset
+            | Command::Utf8
+            | Command::Lang(Some(_)) => Self::Simple,
+            Command::Pass(_) | Command::Rpop(_) => Self::Login,
+            Command::Stat => Self::Stat,
+            Command::List(n) => Self::List(*n),
+            Command::Uidl(n) => Self::Uidl(*n),
+            Command::Retr(_) | Command::Top { .. } => Self::Body,
+            Command::Raw { multiline, .. } => {
+                if *multiline {
+                    Self::Body
+                } else {
+                    Self::Simple
+                }
+            }
+            Command::Capa => Self::Capa,
+            Command::Lang(None) => Self::LangList,
+            Command::Stls => Self::Stls,
+            Command::Quit => Self::Quit,
+        }
+    }
+
+    /// Barriers are sent alone and nothing follows them until their reply: their outcome
+    /// changes what the connection is (logged in, TLS, closed).
+    pub(crate) fn is_barrier(self) -> bool {
+        matches!(self, Self::Login | Self::Stls | Self::Quit | Self::Sasl)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) handle: Handle,
+    pub(crate) wire: Wire,
+    pub(crate) expect: Expect,
+    /// How many transmissions had happened once this command's latest line went out; a reply
+    /// line must arrive after that.
+    pub(crate) seq: u64,
+}
+
+impl Pending {
+    pub(crate) fn keyword(&self) -> &'static str {
+        match &self.wire {
+            Wire::Command(c) => c.keyword(),
+            Wire::Encoded { keyword, .. } => keyword,
+            Wire::KeepAlive => "NOOP",
+        }
+    }
+
+    pub(crate) fn encoded_len(&self) -> usize {
+        match &self.wire {
+            Wire::Command(c) => c.encoded_len(),
+            Wire::Encoded { line, .. } => line.len(),
+            Wire::KeepAlive => 6,
+        }
+    }
+
+    pub(crate) fn encode(&self, out: &mut impl BufMut) {
+        match &self.wire {
+            Wire::Command(c) => c.encode(out),
+            Wire::Encoded { line, .. } => out.put_slice(line),
+            Wire::KeepAlive => out.put_slice(b"NOOP\r\n"),
+        }
+    }
+}
