@@ -539,8 +539,9 @@ impl Client {
 
     /// Appends every line that may be written now to `out`, and returns how many bytes.
     ///
-    /// Respects the pipelining window and barriers: STLS, AUTH, QUIT and the login commands
-    /// go out alone, and nothing follows them until they are answered. Writes nothing before
+    /// Respects the pipelining window and barriers: STLS, AUTH and QUIT wait until nothing
+    /// else is in flight, and nothing follows them (or PASS, APOP, RPOP) until they are
+    /// answered. Writes nothing before
     /// the greeting, during a TLS handshake, or after an error. Stops early rather than
     /// overflow a fixed-size `out`.
     ///
@@ -586,7 +587,7 @@ impl Client {
             }
         }
         while let Some(next) = self.queue.front() {
-            let barrier_in_flight = self.in_flight.iter().any(|p| p.expect.is_barrier());
+            let barrier_in_flight = self.in_flight.iter().any(|p| p.expect.blocks_later());
             if barrier_in_flight
                 || (next.expect.is_barrier() && !self.in_flight.is_empty())
                 || self.in_flight.len() >= self.window()

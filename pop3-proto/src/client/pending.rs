@@ -72,10 +72,17 @@ impl Expect {
         }
     }
 
-    /// Barriers are sent alone and nothing follows them until their reply: their outcome
-    /// changes what the connection is (logged in, TLS, closed).
-    pub(crate) fn is_barrier(self) -> bool {
+    /// Nothing is sent after these until their reply: their outcome changes what the
+    /// connection is (logged in, TLS, closed), and so which commands are valid.
+    pub(crate) fn blocks_later(self) -> bool {
         matches!(self, Self::Login | Self::Stls | Self::Quit | Self::Sasl)
+    }
+
+    /// Barriers proper (STLS, AUTH, QUIT) also wait until nothing else is in flight: TLS
+    /// starts, SASL continuation lines begin, or the session ends right after their reply.
+    /// PASS may follow USER in one pipelined write (RFC 2449 §6.6).
+    pub(crate) fn is_barrier(self) -> bool {
+        matches!(self, Self::Stls | Self::Quit | Self::Sasl)
     }
 }
 

@@ -95,6 +95,9 @@ impl Unstuffer {
             return Step::Data(i + needle_len - 1);
         }
         let n = input.len();
+        if n == 0 {
+            return Step::NeedMore;
+        }
         let ends_line = if self.bare_lf {
             input.ends_with(b"\n")
         } else {
@@ -240,7 +243,7 @@ mod tests {
     fn bare_lf_mode_ends_on_lf_dot_lf() {
         let (body, end) = run(&[b"a\n..b\n.\n"], true);
         assert_eq!(body, b"a\n.b\n");
-        assert_eq!(end, Some(9));
+        assert_eq!(end, Some(8));
     }
 
     #[test]
