@@ -105,3 +105,8 @@ pub use codec::listing::{ScanListing, Stat, Uid};
 pub use codec::status::{ResponseCode, Status};
 pub use command::{Command, MsgNum};
 pub use text::ServerText;
+
+/// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

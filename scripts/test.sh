@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, lints, docs, the no_std builds, and the test
+# suites of every crate. Installs what it needs (Debian packages) and leaves nothing running.
+# This is the README's test command, and exactly what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+step "pop3-proto without default features (no std)"
+cargo build -p pop3-proto --no-default-features --quiet
+
+step "pop3-proto for wasm32 and thumbv7em (really no_std)"
+scripts/nostd-check.sh
+
+step "cargo test (every crate, unit + integration + doc tests)"
+cargo test --workspace
