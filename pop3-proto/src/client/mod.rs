@@ -33,7 +33,7 @@ use crate::apop::apop_digest;
 use crate::args::{Password, UserName};
 use crate::codec::capa::{Capabilities, Capability};
 use crate::codec::dot::{Step, Unstuffer};
-use crate::codec::greeting::{sniff_protocol, Greeting};
+use crate::codec::greeting::{sniff_protocol, Greeting, OtherProtocol};
 use crate::codec::line::{find_line, LineError, LineScan};
 use crate::codec::listing::{parse_scan_listing, parse_stat, parse_uid_listing, Uid};
 use crate::codec::status::{parse_status, Status};
@@ -794,14 +794,13 @@ impl Client {
 
     fn decode_greeting(&mut self) -> Result<Progress, RemoteError> {
         let data = self.recv.data();
-        if data.first().is_some_and(|b| *b != b'+' && *b != b'-') {
-            // Not POP3: name what it is as soon as we can tell (TLS records have no lines).
-            if let Some(protocol) = sniff_protocol(data) {
-                return Err(RemoteError::NotPop3 {
-                    protocol: Some(protocol),
-                    line: quote(data),
-                });
-            }
+        // TLS records have no lines to wait for: name them at once. Text protocols are
+        // named from the whole line, so that chunking cannot change the verdict.
+        if sniff_protocol(data) == Some(OtherProtocol::Tls) {
+            return Err(RemoteError::NotPop3 {
+                protocol: Some(OtherProtocol::Tls),
+                line: quote(data),
+            });
         }
         let line = match self.next_line(self.config.max_line_length, "waiting for the greeting") {
             Ok(Some(line)) => line,
@@ -810,7 +809,7 @@ impl Client {
         };
         let (content, consumed) = line;
         let text = &self.recv.data()[..content];
-        let greeting = match Greeting::parse(text, self.config.lenient.lowercase_status) {
+        let greeting = match Greeting::parse(text, self.config.lenient) {
             Ok(g) => g,
             Err(_) => {
                 return Err(RemoteError::NotPop3 {
@@ -886,7 +885,7 @@ impl Client {
             self.sasl_challenge(challenge)?;
             return Ok(Progress::Continue);
         }
-        let status = match parse_status(line, self.config.lenient.lowercase_status) {
+        let status = match parse_status(line, self.config.lenient) {
             Ok(s) => s,
             Err(_) => {
                 return Err(RemoteError::BadStatusLine {
@@ -975,7 +974,8 @@ impl Client {
             }
             Outcome::Multi(reading) => {
                 if reading == Reading::Body {
-                    self.unstuffer.reset();
+                    // Decided per body: bare LF never ends lines once pipelining is on.
+                    self.unstuffer.reset(self.bare_lf());
                 }
                 if matches!(
                     reading,
@@ -1255,9 +1255,12 @@ impl Client {
     /// client.tls_established().unwrap();
     /// assert!(client.is_tls() && client.greeting().is_none());
     /// ```
-    pub fn tls_established(&mut self) -> Result<(), LocalError> {
+    pub fn tls_established(&mut self) -> Result<(), Error> {
+        if let Some(e) = &self.fatal {
+            return Err(e.clone().into());
+        }
         if self.state != SessionState::TlsHandshake {
-            return Err(LocalError::NoTlsUpgradePending);
+            return Err(LocalError::NoTlsUpgradePending.into());
         }
         self.state = self.state.next(Transition::TlsEstablished);
         self.tls_active = true;

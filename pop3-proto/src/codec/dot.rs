@@ -64,8 +64,11 @@ impl Unstuffer {
         }
     }
 
-    /// Starts a new body (reuses the searcher).
-    pub fn reset(&mut self) {
+    /// Starts a new body, in strict or bare-LF mode (reuses the searcher when the mode stays).
+    pub fn reset(&mut self, bare_lf: bool) {
+        if bare_lf != self.bare_lf {
+            *self = Self::new(bare_lf);
+        }
         self.at_line_start = true;
     }
 

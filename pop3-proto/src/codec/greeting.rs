@@ -12,7 +12,7 @@ pub const MAX_TIMESTAMP_LEN: usize = 255;
 /// ```
 /// use pop3_proto::Greeting;
 ///
-/// let g = Greeting::parse(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>", false)
+/// let g = Greeting::parse(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>", Default::default())
 ///     .unwrap();
 /// assert!(g.status().is_ok());
 /// assert_eq!(g.apop_timestamp().unwrap().as_bytes(), b"<1896.697170952@dbc.mtview.ca.us>");
@@ -28,9 +28,9 @@ impl Greeting {
     ///
     /// ```
     /// # use pop3_proto::Greeting;
-    /// assert!(Greeting::parse(b"220 smtp.example ESMTP", false).is_err());
+    /// assert!(Greeting::parse(b"220 smtp.example ESMTP", Default::default()).is_err());
     /// ```
-    pub fn parse(line: &[u8], lenient: bool) -> Result<Self, StatusError> {
+    pub fn parse(line: &[u8], lenient: crate::codec::Leniency) -> Result<Self, StatusError> {
         let status = Status::parse(line, lenient)?;
         let timestamp = ApopTimestamp::find(status.text().as_bytes());
         Ok(Self { status, timestamp })
@@ -45,7 +45,7 @@ impl Greeting {
     ///
     /// ```
     /// # use pop3_proto::Greeting;
-    /// assert!(Greeting::parse(b"+OK ready <no-at-sign>", false).unwrap().apop_timestamp().is_none());
+    /// assert!(Greeting::parse(b"+OK ready <no-at-sign>", Default::default()).unwrap().apop_timestamp().is_none());
     /// ```
     pub fn apop_timestamp(&self) -> Option<&ApopTimestamp> {
         self.timestamp.as_ref()

@@ -1,5 +1,6 @@
 //! Status lines: `+OK` / `-ERR`, an optional `[RESP-CODE]` (RFC 2449, 3206, 6856) and text.
 
+use crate::codec::Leniency;
 use crate::text::ServerText;
 use bytes::Bytes;
 
@@ -7,7 +8,7 @@ use bytes::Bytes;
 ///
 /// ```
 /// use pop3_proto::codec::status::{parse_status, Indicator};
-/// assert_eq!(parse_status(b"-ERR no", false).unwrap().indicator, Indicator::Err);
+/// assert_eq!(parse_status(b"-ERR no", Default::default()).unwrap().indicator, Indicator::Err);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Indicator {
@@ -22,7 +23,7 @@ pub enum Indicator {
 /// ```
 /// use pop3_proto::codec::status::{parse_status, Indicator};
 ///
-/// let s = parse_status(b"-ERR [IN-USE] mailbox locked", false).unwrap();
+/// let s = parse_status(b"-ERR [IN-USE] mailbox locked", Default::default()).unwrap();
 /// assert_eq!(s.indicator, Indicator::Err);
 /// assert_eq!(s.code, Some(&b"IN-USE"[..]));
 /// assert_eq!(s.text, b"mailbox locked");
@@ -48,22 +49,25 @@ pub enum StatusError {
 /// Parses one status line (without its line end).
 ///
 /// Strict by default: the indicator must be upper case and followed by nothing or one space.
-/// `lenient` accepts `+ok`/`-err` in any case and a TAB after the indicator, for servers that
-/// send them (some embedded and hand-written servers do).
+/// [`Leniency::lowercase_status`] accepts `+ok`/`-err` in any case, and
+/// [`Leniency::loose_separators`] a TAB after the indicator, for servers that send them.
 ///
 /// ```
 /// use pop3_proto::codec::status::{parse_status, StatusError};
-/// assert!(parse_status(b"+OK", false).is_ok());
-/// assert_eq!(parse_status(b"+OKAY", false), Err(StatusError::BadIndicator));
-/// assert_eq!(parse_status(b"+ok fine", false), Err(StatusError::BadIndicator));
-/// assert!(parse_status(b"+ok fine", true).is_ok());
+/// assert!(parse_status(b"+OK", Default::default()).is_ok());
+/// assert_eq!(parse_status(b"+OKAY", Default::default()), Err(StatusError::BadIndicator));
+/// assert_eq!(parse_status(b"+ok fine", Default::default()), Err(StatusError::BadIndicator));
+/// let mut lenient = pop3_proto::codec::Leniency::default();
+/// lenient.lowercase_status = true;
+/// assert!(parse_status(b"+ok fine", lenient).is_ok());
 /// ```
-pub fn parse_status(line: &[u8], lenient: bool) -> Result<StatusLine<'_>, StatusError> {
-    let (indicator, rest) = split_indicator(line, lenient).ok_or(StatusError::BadIndicator)?;
+pub fn parse_status(line: &[u8], lenient: Leniency) -> Result<StatusLine<'_>, StatusError> {
+    let (indicator, rest) =
+        split_indicator(line, lenient.lowercase_status).ok_or(StatusError::BadIndicator)?;
     let text = match rest.split_first() {
         None => rest,
         Some((b' ', text)) => text,
-        Some((b'\t', text)) if lenient => text,
+        Some((b'\t', text)) if lenient.loose_separators => text,
         Some(_) => return Err(StatusError::BadIndicator),
     };
     let (code, text) = split_code(text);
@@ -181,7 +185,7 @@ impl ResponseCode {
 /// ```
 /// use pop3_proto::{Status, ResponseCode};
 ///
-/// let s = Status::parse(b"-ERR [SYS/TEMP] try later", false).unwrap();
+/// let s = Status::parse(b"-ERR [SYS/TEMP] try later", Default::default()).unwrap();
 /// assert!(!s.is_ok());
 /// assert_eq!(s.code(), Some(&ResponseCode::SysTemp));
 /// assert_eq!(s.text().as_bytes(), b"try later");
@@ -198,9 +202,9 @@ impl Status {
     ///
     /// ```
     /// # use pop3_proto::Status;
-    /// assert!(Status::parse(b"+OK", false).unwrap().is_ok());
+    /// assert!(Status::parse(b"+OK", Default::default()).unwrap().is_ok());
     /// ```
-    pub fn parse(line: &[u8], lenient: bool) -> Result<Self, StatusError> {
+    pub fn parse(line: &[u8], lenient: Leniency) -> Result<Self, StatusError> {
         parse_status(line, lenient).map(Self::from_line)
     }
 
@@ -297,29 +301,29 @@ mod tests {
             b"+OK\tx",
         ] {
             assert_eq!(
-                parse_status(bad, false),
+                parse_status(bad, Default::default()),
                 Err(StatusError::BadIndicator),
                 "{bad:?}"
             );
         }
-        assert_eq!(parse_status(b"-ERR", false).unwrap().text, b"");
-        assert_eq!(parse_status(b"+OK ", false).unwrap().text, b"");
+        assert_eq!(parse_status(b"-ERR", Default::default()).unwrap().text, b"");
+        assert_eq!(parse_status(b"+OK ", Default::default()).unwrap().text, b"");
     }
 
     #[test]
     fn malformed_codes_stay_text() {
-        let s = parse_status(b"+OK [unterminated", false).unwrap();
+        let s = parse_status(b"+OK [unterminated", Default::default()).unwrap();
         assert_eq!((s.code, s.text), (None, &b"[unterminated"[..]));
-        let s = parse_status(b"+OK [A//B] x", false).unwrap();
+        let s = parse_status(b"+OK [A//B] x", Default::default()).unwrap();
         assert_eq!(s.code, None);
-        let s = parse_status(b"-ERR [SYS/TEMP/DISK]", false).unwrap();
+        let s = parse_status(b"-ERR [SYS/TEMP/DISK]", Default::default()).unwrap();
         assert_eq!(s.code, Some(&b"SYS/TEMP/DISK"[..]));
         assert_eq!(s.text, b"");
     }
 
     #[test]
     fn display_escapes_and_names_code() {
-        let s = Status::parse(b"-ERR [sys/perm] gone\x1b[2J", false).unwrap();
+        let s = Status::parse(b"-ERR [sys/perm] gone\x1b[2J", Default::default()).unwrap();
         assert_eq!(s.to_string(), r"-ERR [SYS/PERM] gone\x1b[2J");
     }
 }
