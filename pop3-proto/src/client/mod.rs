@@ -627,7 +627,8 @@ impl Client {
         if self.ignores_input() || data.is_empty() {
             return;
         }
-        self.recv.extend(data, self.transmitted);
+        self.recv
+            .extend(data, self.config.max_line_length, self.transmitted);
         self.after_input();
     }
 
@@ -644,7 +645,8 @@ impl Client {
     /// assert!(matches!(client.poll_event().unwrap(), Some(Event::Greeting(_))));
     /// ```
     pub fn read_space(&mut self) -> &mut [u8] {
-        self.recv.space(self.config.read_size.max(1))
+        self.recv
+            .space(self.config.read_size.max(1), self.config.max_line_length)
     }
 
     /// Marks `n` bytes written into [`read_space`](Self::read_space) as received.

@@ -1,0 +1,283 @@
+//! Streaming a body allocates nothing once the receive buffer has warmed up.
+//!
+//! A counting global allocator wraps the system allocator. After a warm-up of a few reads,
+//! 64 MiB of RETR body go through the zero-copy read path (`read_space` / `commit_read`) with
+//! every `BodyChunk` dropped as soon as it is seen; the test asserts that not one allocation
+//! (nor reallocation) happened on the test thread meanwhile, while tens of thousands of chunks
+//! were produced.
+//!
+//! This file is its own test binary, so its `#[global_allocator]` affects nothing else.
+
+use pop3_proto::{Client, Command, Config, Event, Password, SessionState, UserName};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Allocations (and reallocations) made by a thread while its `COUNTING` flag was set.
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// Bytes requested by those allocations.
+static ALLOCATED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Only the test thread's steady-state phase is counted, not the harness's other threads.
+    /// A `const` thread-local of a `Cell<bool>` needs no lazy initialisation and no destructor,
+    /// so reading it from inside the allocator cannot allocate or recurse.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note(bytes: usize) {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+struct Counting;
+
+// `unsafe` is unavoidable here: `GlobalAlloc` is an unsafe trait, and a counting
+// `#[global_allocator]` is the only way to observe every allocation the session makes. Each
+// method only counts and forwards its arguments unchanged to `System`, so the caller's
+// obligations (valid layout, pointer from this allocator) pass straight through.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Wire length of every body line, CRLF included.
+const LINE: usize = 76;
+/// Lines in the template block (65_436 bytes: read boundaries drift over every line position).
+const LINES: usize = 861;
+/// Lines of the template that start with a stuffed dot (3.3%).
+const STUFFED: usize = 28;
+/// Its length (21, 1 mod 4) puts some 64 KiB read boundaries between a CR and its LF.
+const RETR_OK: &[u8] = b"+OK message follows\r\n";
+const READ: usize = 64 * 1024;
+const WARM_UP_READS: usize = 4;
+const STEADY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The template block as sent: 76-byte lines, `STUFFED` of them starting with `..`.
+fn template() -> Vec<u8> {
+    const ALPHABET: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-=+/";
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut below = |n: usize| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    };
+    let mut stuffed = [false; LINES];
+    let mut chosen = 0;
+    while chosen < STUFFED {
+        let i = below(LINES);
+        if !stuffed[i] {
+            stuffed[i] = true;
+            chosen += 1;
+        }
+    }
+    let mut wire = Vec::with_capacity(LINES * LINE);
+    for dot in stuffed {
+        let mut line = [0u8; LINE];
+        for b in &mut line[..LINE - 2] {
+            *b = ALPHABET[below(ALPHABET.len())];
+        }
+        line[LINE - 2..].copy_from_slice(b"\r\n");
+        if dot {
+            line[..2].copy_from_slice(b"..");
+        } else if line[0] == b'.' {
+            line[0] = b'x';
+        }
+        wire.extend_from_slice(&line);
+    }
+    wire
+}
+
+/// Produces `RETR_OK`, the template `reps` times, then `.` CRLF, in reads of any size.
+struct Source<'a> {
+    segments: [(&'a [u8], usize); 3],
+    segment: usize,
+    rep: usize,
+    offset: usize,
+}
+
+impl<'a> Source<'a> {
+    fn new(template: &'a [u8], reps: usize) -> Self {
+        Self {
+            segments: [(RETR_OK, 1), (template, reps), (b".\r\n", 1)],
+            segment: 0,
+            rep: 0,
+            offset: 0,
+        }
+    }
+
+    fn fill(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() && self.segment < self.segments.len() {
+            let (data, reps) = self.segments[self.segment];
+            let take = (data.len() - self.offset).min(out.len() - n);
+            out[n..n + take].copy_from_slice(&data[self.offset..self.offset + take]);
+            n += take;
+            self.offset += take;
+            if self.offset == data.len() {
+                self.offset = 0;
+                self.rep += 1;
+                if self.rep == reps {
+                    self.rep = 0;
+                    self.segment += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
+fn feed(client: &mut Client, bytes: &[u8]) {
+    client.read_space()[..bytes.len()].copy_from_slice(bytes);
+    client.commit_read(bytes.len()).unwrap();
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    chunks: u64,
+    bytes: u64,
+    ends: u64,
+}
+
+/// Takes every event ready now, dropping each chunk at once. Allocates nothing itself.
+fn drain(client: &mut Client, counts: &mut Counts) {
+    while let Some(event) = client.poll_event().expect("the stream is valid") {
+        match event {
+            Event::BodyChunk { data, .. } => {
+                counts.chunks += 1;
+                counts.bytes += data.len() as u64;
+            }
+            Event::MultiStart { .. } => {}
+            Event::MultiEnd { .. } => counts.ends += 1,
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn steady_state_body_streaming_allocates_nothing() {
+    let config = Config::default();
+    assert_eq!(config.read_size, READ);
+    let wire = template();
+    let reps = (READ * WARM_UP_READS + STEADY_BYTES).div_ceil(wire.len()) + 1;
+    let mut source = Source::new(&wire, reps);
+
+    // Log in and send RETR, all through the zero-copy read path a driver would use.
+    let mut client = Client::new(config);
+    let mut out = Vec::new();
+    feed(&mut client, b"+OK POP3 server ready\r\n");
+    assert!(matches!(client.poll_event(), Ok(Some(Event::Greeting(_)))));
+    client
+        .send(Command::User(UserName::new("mrose").unwrap()))
+        .unwrap();
+    client.poll_transmit(&mut out);
+    feed(&mut client, b"+OK\r\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::Status { .. }))
+    ));
+    client
+        .send(Command::Pass(Password::new("secret").unwrap()))
+        .unwrap();
+    client.poll_transmit(&mut out);
+    feed(&mut client, b"+OK\r\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::Status { .. }))
+    ));
+    assert_eq!(client.state(), SessionState::Transaction);
+    client.send(Command::Retr(1.try_into().unwrap())).unwrap();
+    client.poll_transmit(&mut out);
+
+    let mut counts = Counts::default();
+    for _ in 0..WARM_UP_READS {
+        let n = source.fill(&mut client.read_space()[..READ]);
+        client.commit_read(n).unwrap();
+        drain(&mut client, &mut counts);
+    }
+    let warm = counts;
+    assert!(warm.chunks > 0 && warm.ends == 0);
+
+    // Steady state: from here on the test thread must not allocate.
+    let (mut steady_reads, mut reads_ending_in_cr, mut max_capacity) = (0usize, 0usize, 0);
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    ALLOCATED_BYTES.store(0, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
+    while steady_reads * READ < STEADY_BYTES {
+        let space = client.read_space();
+        let n = source.fill(&mut space[..READ]);
+        reads_ending_in_cr += usize::from(space[n - 1] == b'\r');
+        client.commit_read(n).unwrap();
+        max_capacity = max_capacity.max(client.receive_buffer_capacity());
+        drain(&mut client, &mut counts);
+        steady_reads += 1;
+    }
+    COUNTING.with(|c| c.set(false));
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    let allocated = ALLOCATED_BYTES.load(Ordering::SeqCst);
+
+    let chunks = counts.chunks - warm.chunks;
+    let bytes = counts.bytes - warm.bytes;
+    eprintln!(
+        "steady state: {steady_reads} reads ({reads_ending_in_cr} ending in CR), {chunks} chunks, \
+         {bytes} bytes, {allocations} allocations ({allocated} bytes), \
+         max receive buffer capacity {max_capacity}"
+    );
+    assert!(
+        reads_ending_in_cr > 0,
+        "the held-back-CR path was not exercised"
+    );
+    // Every stuffed dot cuts a chunk, and so does the end of every read.
+    let template_reps_seen = STEADY_BYTES / wire.len();
+    assert!(
+        chunks >= (template_reps_seen * STUFFED) as u64,
+        "{chunks} chunks"
+    );
+    assert!(chunks >= steady_reads as u64, "{chunks} chunks");
+    assert!(bytes >= (STEADY_BYTES - STEADY_BYTES / 30) as u64);
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations ({allocated} bytes) while streaming {bytes} body bytes \
+         in {chunks} chunks"
+    );
+
+    // The rest of the body and the terminator: exactly one MultiEnd.
+    loop {
+        let space = client.read_space();
+        let n = source.fill(&mut space[..READ]);
+        if n == 0 {
+            break;
+        }
+        client.commit_read(n).unwrap();
+        drain(&mut client, &mut counts);
+    }
+    assert_eq!(counts.ends, 1);
+    assert_eq!(
+        counts.bytes,
+        (reps * (wire.len() - STUFFED)) as u64,
+        "unstuffed byte count"
+    );
+}

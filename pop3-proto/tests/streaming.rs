@@ -1,0 +1,480 @@
+//! Streams very large RETR bodies through a [`Client`] and checks what comes out.
+//!
+//! The body is generated on the fly and never held in memory: one template block of 76-byte
+//! CRLF lines (about 3% of them starting with a stuffed dot) is repeated, then the `.` CRLF
+//! terminator follows. Every body chunk is checked against the expected unstuffed bytes,
+//! folded into a running checksum and dropped at once, as a real consumer would do.
+//!
+//! What is checked: the unstuffed byte count, the checksum, exactly one `MultiEnd` at the very
+//! end, and that the receive buffer never grows past one read plus one line
+//! (`read size + Config::max_line_length`) whatever the body size.
+
+use pop3_proto::{Client, Command, Config, Event, Handle, Password, SessionState, UserName};
+
+/// Wire length of every body line, CRLF included.
+const LINE: usize = 76;
+/// Lines in the template block (861 * 76 = 65_436 bytes on the wire: not a divisor of the read
+/// size, so read boundaries drift over every position of a line).
+const LINES: usize = 861;
+/// Lines of the template that start with a stuffed dot (28 / 861 = 3.3%). With this count the
+/// unstuffed template is 65_408 bytes, a multiple of [`Checksum`]'s 32-byte block, so the
+/// expected checksum of `n` repetitions can be computed without generating them.
+const STUFFED: usize = 28;
+/// The status line that starts the RETR reply. Its length (21, which is 1 mod 4) puts some
+/// 64 KiB read boundaries between a CR and its LF, so the held-back-CR path is exercised.
+const RETR_OK: &[u8] = b"+OK message follows\r\n";
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+const GIB: usize = 1024 * MIB;
+
+/// A deterministic pseudo-random generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() >> 33) as usize % n
+    }
+}
+
+/// The template block as sent (dot-stuffed) and as it must come out (unstuffed).
+struct Template {
+    wire: Vec<u8>,
+    body: Vec<u8>,
+}
+
+fn template() -> Template {
+    const ALPHABET: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-=+/";
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut stuffed = [false; LINES];
+    let mut chosen = 0;
+    while chosen < STUFFED {
+        let i = rng.below(LINES);
+        if !stuffed[i] {
+            stuffed[i] = true;
+            chosen += 1;
+        }
+    }
+    let mut wire = Vec::with_capacity(LINES * LINE);
+    let mut body = Vec::with_capacity(LINES * LINE);
+    for (i, &dot) in stuffed.iter().enumerate() {
+        let mut line = [0u8; LINE];
+        for b in &mut line[..LINE - 2] {
+            *b = ALPHABET[rng.below(ALPHABET.len())];
+        }
+        line[LINE - 2..].copy_from_slice(b"\r\n");
+        if dot {
+            // A body line that starts with a dot ("." or ".." and more), stuffed with one more.
+            line[0] = b'.';
+            line[1] = b'.';
+            if i % 3 == 0 {
+                line[2] = b'.';
+            }
+        } else if line[0] == b'.' {
+            line[0] = b'x';
+        }
+        if i % 97 == 5 {
+            // A bare LF followed by a dot is content in strict mode, never a line end.
+            line[30] = b'\n';
+            line[31] = b'.';
+        }
+        wire.extend_from_slice(&line);
+        body.extend_from_slice(if dot { &line[1..] } else { &line[..] });
+    }
+    assert_eq!(wire.len(), LINES * LINE);
+    assert_eq!(body.len(), LINES * LINE - STUFFED);
+    assert_eq!(body.len() % 32, 0);
+    Template { wire, body }
+}
+
+/// Produces `RETR_OK`, the template `reps` times, then `.` CRLF, in reads of any size.
+struct Source<'a> {
+    segments: [(&'a [u8], usize); 3],
+    segment: usize,
+    rep: usize,
+    offset: usize,
+}
+
+impl<'a> Source<'a> {
+    fn new(template: &'a [u8], reps: usize) -> Self {
+        Self {
+            segments: [(RETR_OK, 1), (template, reps), (b".\r\n", 1)],
+            segment: 0,
+            rep: 0,
+            offset: 0,
+        }
+    }
+
+    /// Fills as much of `out` as there is left; 0 at the end.
+    fn fill(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() && self.segment < self.segments.len() {
+            let (data, reps) = self.segments[self.segment];
+            let take = (data.len() - self.offset).min(out.len() - n);
+            out[n..n + take].copy_from_slice(&data[self.offset..self.offset + take]);
+            n += take;
+            self.offset += take;
+            if self.offset == data.len() {
+                self.offset = 0;
+                self.rep += 1;
+                if self.rep == reps {
+                    self.rep = 0;
+                    self.segment += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
+/// A running checksum that does not depend on how the stream is cut: four lanes of
+/// `h = h * K + word` (mod 2^64) over 32-byte blocks, the tail carried between updates.
+/// Word-at-a-time so that hashing a gigabyte stays cheap in the unoptimised test profile.
+struct Checksum {
+    lanes: [u64; 4],
+    carry: [u8; 32],
+    carried: usize,
+    len: u64,
+}
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Checksum {
+    fn new() -> Self {
+        Self {
+            lanes: [1, 2, 3, 4],
+            carry: [0; 32],
+            carried: 0,
+            len: 0,
+        }
+    }
+
+    fn block(&mut self, b: &[u8]) {
+        let w = |i: usize| {
+            u64::from_le_bytes([
+                b[i],
+                b[i + 1],
+                b[i + 2],
+                b[i + 3],
+                b[i + 4],
+                b[i + 5],
+                b[i + 6],
+                b[i + 7],
+            ])
+        };
+        self.lanes[0] = self.lanes[0].wrapping_mul(K).wrapping_add(w(0));
+        self.lanes[1] = self.lanes[1].wrapping_mul(K).wrapping_add(w(8));
+        self.lanes[2] = self.lanes[2].wrapping_mul(K).wrapping_add(w(16));
+        self.lanes[3] = self.lanes[3].wrapping_mul(K).wrapping_add(w(24));
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.len += data.len() as u64;
+        if self.carried > 0 {
+            let take = (32 - self.carried).min(data.len());
+            self.carry[self.carried..self.carried + take].copy_from_slice(&data[..take]);
+            self.carried += take;
+            data = &data[take..];
+            if self.carried < 32 {
+                return;
+            }
+            let block = self.carry;
+            self.block(&block);
+            self.carried = 0;
+        }
+        let mut blocks = data.chunks_exact(32);
+        for b in &mut blocks {
+            self.block(b);
+        }
+        let rest = blocks.remainder();
+        self.carry[..rest.len()].copy_from_slice(rest);
+        self.carried = rest.len();
+    }
+
+    /// The checksum of `reps` repetitions of `block` (a multiple of 32 bytes), computed from
+    /// one pass over it: each repetition maps every lane `h` to `h * K^blocks + c`.
+    fn of_repeated(block: &[u8], reps: usize) -> Self {
+        assert_eq!(block.len() % 32, 0);
+        let mut once = Self::new();
+        once.lanes = [0; 4];
+        once.update(block);
+        let c = once.lanes;
+        let mut factor = 1u64;
+        for _ in 0..block.len() / 32 {
+            factor = factor.wrapping_mul(K);
+        }
+        let mut sum = Self::new();
+        for _ in 0..reps {
+            for (h, c) in sum.lanes.iter_mut().zip(c) {
+                *h = h.wrapping_mul(factor).wrapping_add(c);
+            }
+        }
+        sum.len = (block.len() * reps) as u64;
+        sum
+    }
+}
+
+/// Checks each chunk byte for byte against the repeated template, to say where a mismatch is
+/// (`[u8] == [u8]` is a `memcmp`, fast even unoptimised).
+struct Expected<'a> {
+    body: &'a [u8],
+    offset: usize,
+    position: u64,
+}
+
+impl Expected<'_> {
+    fn check(&mut self, mut chunk: &[u8]) {
+        while !chunk.is_empty() {
+            let take = (self.body.len() - self.offset).min(chunk.len());
+            if chunk[..take] != self.body[self.offset..self.offset + take] {
+                let at = chunk[..take]
+                    .iter()
+                    .zip(&self.body[self.offset..])
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                panic!(
+                    "body differs at unstuffed offset {}: got {:?}, expected {:?}",
+                    self.position + at as u64,
+                    String::from_utf8_lossy(&chunk[at..take.min(at + 40)]),
+                    String::from_utf8_lossy(
+                        &self.body[self.offset + at..(self.offset + at + 40).min(self.body.len())]
+                    ),
+                );
+            }
+            chunk = &chunk[take..];
+            self.position += take as u64;
+            self.offset = (self.offset + take) % self.body.len();
+        }
+    }
+}
+
+/// What the body events added up to.
+#[derive(Default)]
+struct Tally {
+    starts: usize,
+    chunks: u64,
+    ends: usize,
+}
+
+impl Tally {
+    /// Takes every event ready now; body chunks are checked and dropped on the spot.
+    fn drain(
+        &mut self,
+        client: &mut Client,
+        retr: Handle,
+        sum: &mut Checksum,
+        expected: &mut Expected<'_>,
+    ) {
+        while let Some(event) = client.poll_event().expect("the stream is valid") {
+            assert_eq!(self.ends, 0, "an event after MultiEnd: {event:?}");
+            match event {
+                Event::MultiStart { handle, status } => {
+                    assert_eq!(handle, retr);
+                    assert!(status.is_ok());
+                    assert_eq!(self.chunks, 0, "MultiStart after body data");
+                    self.starts += 1;
+                }
+                Event::BodyChunk { handle, data } => {
+                    assert_eq!(handle, retr);
+                    assert_eq!(self.starts, 1, "body data outside MultiStart..MultiEnd");
+                    assert!(!data.is_empty(), "empty BodyChunk");
+                    expected.check(&data);
+                    sum.update(&data);
+                    self.chunks += 1;
+                    // `data` is dropped here: its part of the receive buffer can be reused.
+                }
+                Event::MultiEnd { handle } => {
+                    assert_eq!(handle, retr);
+                    self.ends += 1;
+                }
+                other => panic!("unexpected event {other:?}"),
+            }
+        }
+    }
+}
+
+/// Runs the login, then sends `RETR 1`. `feed` hands the server's bytes to the client.
+fn log_in(client: &mut Client, feed: &mut dyn FnMut(&mut Client, &[u8])) -> Handle {
+    let mut wire = Vec::new();
+    feed(client, b"+OK POP3 server ready\r\n");
+    assert!(matches!(client.poll_event(), Ok(Some(Event::Greeting(_)))));
+    client
+        .send(Command::User(UserName::new("mrose").unwrap()))
+        .unwrap();
+    client.poll_transmit(&mut wire);
+    feed(client, b"+OK\r\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::Status { .. }))
+    ));
+    client
+        .send(Command::Pass(Password::new("secret").unwrap()))
+        .unwrap();
+    client.poll_transmit(&mut wire);
+    feed(client, b"+OK maildrop has 1 message\r\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::Status { .. }))
+    ));
+    assert_eq!(client.state(), SessionState::Transaction);
+    let retr = client.send(Command::Retr(1.try_into().unwrap())).unwrap();
+    client.poll_transmit(&mut wire);
+    assert!(wire.ends_with(b"RETR 1\r\n"));
+    assert!(matches!(client.poll_event(), Ok(None)));
+    retr
+}
+
+fn feed_zero_copy(client: &mut Client, bytes: &[u8]) {
+    client.read_space()[..bytes.len()].copy_from_slice(bytes);
+    client.commit_read(bytes.len()).unwrap();
+}
+
+fn check_end(client: &mut Client, tally: &Tally, sum: &Checksum, expected: &Checksum) {
+    assert_eq!(tally.starts, 1);
+    assert_eq!(tally.ends, 1, "MultiEnd must arrive exactly once");
+    assert_eq!(sum.len, expected.len, "unstuffed byte count");
+    assert_eq!(sum.carried, 0);
+    assert_eq!(sum.lanes, expected.lanes, "checksum of the unstuffed body");
+    assert!(matches!(client.poll_event(), Ok(None)));
+    assert_eq!(client.in_flight(), 0);
+    assert_eq!(client.state(), SessionState::Transaction);
+}
+
+/// 1 GiB through the zero-copy path, in 64 KiB reads.
+#[test]
+fn one_gib_retr_through_read_space() {
+    const READ: usize = 64 * KIB;
+    let config = Config::default();
+    assert_eq!((config.read_size, config.max_line_length), (READ, 512));
+    let bound = READ + config.max_line_length;
+    let t = template();
+    let reps = GIB.div_ceil(t.wire.len());
+    let want = Checksum::of_repeated(&t.body, reps);
+
+    let mut client = Client::new(config);
+    let retr = log_in(&mut client, &mut feed_zero_copy);
+    let mut source = Source::new(&t.wire, reps);
+    let mut sum = Checksum::new();
+    let mut expected = Expected {
+        body: &t.body,
+        offset: 0,
+        position: 0,
+    };
+    let mut tally = Tally::default();
+    let (mut reads, mut reads_ending_in_cr, mut max_capacity) = (0u64, 0u64, 0);
+    loop {
+        let space = client.read_space();
+        assert!(space.len() >= READ);
+        let n = source.fill(&mut space[..READ]);
+        if n == 0 {
+            break;
+        }
+        reads_ending_in_cr += u64::from(space[n - 1] == b'\r');
+        client.commit_read(n).unwrap();
+        reads += 1;
+        let capacity = client.receive_buffer_capacity();
+        max_capacity = max_capacity.max(capacity);
+        assert!(
+            capacity <= bound,
+            "read {reads}: receive buffer capacity {capacity} > {bound} \
+             (read size + max_line_length); {reads_ending_in_cr} reads so far ended in CR"
+        );
+        tally.drain(&mut client, retr, &mut sum, &mut expected);
+    }
+    eprintln!(
+        "{reads} reads ({reads_ending_in_cr} ending in CR), {} chunks, {} unstuffed bytes, \
+         max receive buffer capacity {max_capacity}",
+        tally.chunks, sum.len
+    );
+    assert!(reads_ending_in_cr > 0, "no read ended between CR and LF");
+    assert!(sum.len >= GIB as u64 - (GIB as u64 / 30));
+    check_end(&mut client, &tally, &sum, &want);
+}
+
+/// About 64 MiB through the copying path, in odd read sizes.
+#[test]
+fn sixty_four_mib_retr_through_handle_input() {
+    const READS: [usize; 5] = [65_537, 1_000, 1, 4_093, 3];
+    let config = Config::default();
+    let bound = 65_537 + config.max_line_length;
+    let t = template();
+    let reps = (64 * MIB).div_ceil(t.wire.len());
+    let want = Checksum::of_repeated(&t.body, reps);
+
+    let mut client = Client::new(config);
+    let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
+    let mut source = Source::new(&t.wire, reps);
+    let mut buf = vec![0u8; 65_537];
+    let mut sum = Checksum::new();
+    let mut expected = Expected {
+        body: &t.body,
+        offset: 0,
+        position: 0,
+    };
+    let mut tally = Tally::default();
+    let mut max_capacity = 0;
+    for (reads, size) in READS.iter().cycle().enumerate() {
+        let n = source.fill(&mut buf[..*size]);
+        if n == 0 {
+            break;
+        }
+        client.handle_input(&buf[..n]);
+        let capacity = client.receive_buffer_capacity();
+        max_capacity = max_capacity.max(capacity);
+        assert!(
+            capacity <= bound,
+            "read {reads} ({n} bytes): receive buffer capacity {capacity} > {bound}"
+        );
+        tally.drain(&mut client, retr, &mut sum, &mut expected);
+    }
+    eprintln!(
+        "{} chunks, {} unstuffed bytes, max receive buffer capacity {max_capacity}",
+        tally.chunks, sum.len
+    );
+    check_end(&mut client, &tally, &sum, &want);
+}
+
+/// The test's own tools: the checksum is independent of how the stream is cut, its shortcut
+/// for repetitions agrees with hashing them, and it notices a changed or missing byte.
+#[test]
+fn checksum_is_chunking_invariant_and_sensitive() {
+    let t = template();
+    let reps = 3;
+    let want = Checksum::of_repeated(&t.body, reps);
+    let stream: Vec<u8> = t.body.repeat(reps);
+    for cut in [1, 7, 31, 32, 33, 1000, 65_537] {
+        let mut sum = Checksum::new();
+        for piece in stream.chunks(cut) {
+            sum.update(piece);
+        }
+        assert_eq!(
+            (sum.lanes, sum.len),
+            (want.lanes, want.len),
+            "pieces of {cut}"
+        );
+    }
+    let mut changed = stream.clone();
+    changed[100_000] ^= 1;
+    let mut sum = Checksum::new();
+    sum.update(&changed);
+    assert_ne!(sum.lanes, want.lanes);
+    let mut sum = Checksum::new();
+    sum.update(&stream[1..]);
+    sum.update(b"x");
+    assert_ne!(sum.lanes, want.lanes);
+
+    // The source really is the dot-stuffed template between the status line and terminator.
+    let mut source = Source::new(&t.wire, 2);
+    let mut all = vec![0; RETR_OK.len() + 2 * t.wire.len() + 3 + 10];
+    let n = source.fill(&mut all);
+    assert_eq!(n, all.len() - 10);
+    assert!(all[..n].starts_with(RETR_OK) && all[..n].ends_with(b"\r\n.\r\n"));
+    assert_eq!(source.fill(&mut all), 0);
+}
