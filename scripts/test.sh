@@ -9,9 +9,11 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --quiet -- -D warnings
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
@@ -21,6 +23,12 @@ cargo build -p pop3-proto --no-default-features --quiet
 
 step "pop3-proto for wasm32 and thumbv7em (really no_std)"
 scripts/nostd-check.sh
+
+step "fuzz targets: each for a short fixed time (nightly + cargo-fuzz)"
+fuzz/run-ci.sh
+
+step "fuzz target bodies over the checked-in corpus (stable)"
+cargo test --manifest-path fuzz/Cargo.toml
 
 step "cargo test (every crate, unit + integration + doc tests)"
 cargo test --workspace
