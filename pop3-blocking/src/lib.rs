@@ -1,10 +1,43 @@
-//! # pop3-blocking — the std driver for `pop3-proto`
+//! # pop3-blocking — a blocking POP3 client
 //!
-//! This crate will hold the blocking client: implicit TLS and required STLS via `rustls`,
-//! every `poplib` call, streaming bodies, pipelined batches and the `pop3` command-line tool.
-//! Until then it re-exports the sans-IO core it is built on, whose [`pop3_proto::Client`]
-//! can already be driven over any `Read + Write` stream with the loop shown in its docs.
+//! Everything Python's `poplib` does, one call away, on top of the sans-IO
+//! [`pop3_proto`] core: implicit TLS (the default) and required STLS via `rustls`, USER/PASS,
+//! APOP, RPOP, SASL, STAT, LIST, UIDL, RETR and TOP streamed in constant memory, DELE, RSET,
+//! NOOP, CAPA, UTF8, LANG, pipelined batches, typed `-ERR` response codes, timeouts, and a
+//! redacted protocol trace through `tracing`.
+//!
+//! ```no_run
+//! use pop3_blocking::{Pop3, Part};
+//!
+//! # fn main() -> pop3_blocking::Result<()> {
+//! let mut pop = Pop3::connect_tls("pop.example.com", 995)?;
+//! pop.login("alice", "secret")?;
+//! let messages: Vec<_> = pop.list()?.into_iter().map(|e| e.msg).collect();
+//! let mut out = std::io::sink();
+//! pop.retr_many(&messages, |_msg, part| match part {
+//!     Part::Data(bytes) => std::io::Write::write_all(&mut out, bytes),
+//!     Part::End => Ok(()),
+//! })?;
+//! pop.dele_many(&messages)?;
+//! let outcome = pop.quit()?; // only now are the deletions committed
+//! assert!(outcome.is_committed());
+//! # Ok(()) }
+//! ```
+//!
+//! Dropping a [`Pop3`] or hitting an error never sends QUIT: nothing marked deleted is ever
+//! committed by accident.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod connect;
+mod error;
+mod session;
+pub mod tls;
+mod trace;
+mod transport;
+
+pub use connect::{Connector, TlsMode};
+pub use error::{Error, Result};
 pub use pop3_proto;
+pub use session::{BatchReport, MessageReader, Part, Pop3};
+pub use transport::Transport;

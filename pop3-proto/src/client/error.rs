@@ -75,6 +75,9 @@ pub enum LocalError {
     /// QUIT was already sent, or the session is closed.
     #[error("the session is closing or closed; open a new connection")]
     Closed,
+    /// An argument failed validation (CR, LF or NUL, too long, …).
+    #[error(transparent)]
+    InvalidArgument(#[from] crate::ArgumentError),
     /// The SASL mechanism failed before anything was sent.
     #[error(transparent)]
     Sasl(#[from] SaslError),
