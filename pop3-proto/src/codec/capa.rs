@@ -237,6 +237,84 @@ impl Capabilities {
     }
 }
 
+impl core::fmt::Display for Capability {
+    /// The capability as a CAPA line (server text escaped).
+    ///
+    /// ```
+    /// use pop3_proto::Capability;
+    /// assert_eq!(Capability::parse(b"expire never user").to_string(), "EXPIRE NEVER USER");
+    /// ```
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let user = |per_user: bool| if per_user { " USER" } else { "" };
+        match self {
+            Self::Top => f.write_str("TOP"),
+            Self::User => f.write_str("USER"),
+            Self::Sasl(mechs) => {
+                f.write_str("SASL")?;
+                mechs.iter().try_for_each(|m| write!(f, " {m}"))
+            }
+            Self::RespCodes => f.write_str("RESP-CODES"),
+            Self::LoginDelay { seconds, per_user } => {
+                write!(f, "LOGIN-DELAY {seconds}{}", user(*per_user))
+            }
+            Self::Pipelining => f.write_str("PIPELINING"),
+            Self::Expire { days, per_user } => match days {
+                Some(days) => write!(f, "EXPIRE {days}{}", user(*per_user)),
+                None => write!(f, "EXPIRE NEVER{}", user(*per_user)),
+            },
+            Self::Uidl => f.write_str("UIDL"),
+            Self::Implementation(text) => write!(f, "IMPLEMENTATION {text}"),
+            Self::Stls => f.write_str("STLS"),
+            Self::Utf8 { user: u } => write!(f, "UTF8{}", user(*u)),
+            Self::Lang => f.write_str("LANG"),
+            Self::AuthRespCode => f.write_str("AUTH-RESP-CODE"),
+            Self::Other(line) => write!(f, "{line}"),
+        }
+    }
+}
+
+impl Capabilities {
+    /// The capabilities as CAPA lines, in a fixed order.
+    ///
+    /// ```
+    /// use pop3_proto::{Capabilities, Capability};
+    /// let caps: Capabilities = [b"UIDL".as_slice(), b"TOP"].into_iter().map(Capability::parse).collect();
+    /// let lines: Vec<String> = caps.to_lines().iter().map(ToString::to_string).collect();
+    /// assert_eq!(lines, ["TOP", "UIDL"]);
+    /// ```
+    pub fn to_lines(&self) -> Vec<Capability> {
+        let flags = [
+            (self.top, Capability::Top),
+            (self.user, Capability::User),
+            (!self.sasl.is_empty(), Capability::Sasl(self.sasl.clone())),
+            (self.resp_codes, Capability::RespCodes),
+            (self.pipelining, Capability::Pipelining),
+            (self.uidl, Capability::Uidl),
+            (self.stls, Capability::Stls),
+            (self.lang, Capability::Lang),
+            (self.auth_resp_code, Capability::AuthRespCode),
+        ];
+        let mut lines: Vec<Capability> = flags
+            .into_iter()
+            .filter_map(|(on, c)| on.then_some(c))
+            .collect();
+        if let Some((seconds, per_user)) = self.login_delay {
+            lines.push(Capability::LoginDelay { seconds, per_user });
+        }
+        if let Some((days, per_user)) = self.expire {
+            lines.push(Capability::Expire { days, per_user });
+        }
+        if let Some(user) = self.utf8 {
+            lines.push(Capability::Utf8 { user });
+        }
+        if let Some(text) = &self.implementation {
+            lines.push(Capability::Implementation(text.clone()));
+        }
+        lines.extend(self.other.iter().cloned().map(Capability::Other));
+        lines
+    }
+}
+
 impl FromIterator<Capability> for Capabilities {
     fn from_iter<I: IntoIterator<Item = Capability>>(iter: I) -> Self {
         let mut caps = Self::default();

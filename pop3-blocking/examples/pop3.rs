@@ -1,0 +1,228 @@
+//! `pop3`: a small command-line POP3 client on `pop3-blocking`.
+//!
+//! ```text
+//! POP3_PASSWORD=… cargo run --release -p pop3-blocking --example pop3 -- \
+//!     --host pop.example.com --user alice retr 1 > message.eml
+//! ```
+//!
+//! Exit status: 0 when everything asked for happened (a body arrived whole; for `dele`, the
+//! server's `+OK` to QUIT confirmed the deletions), 1 on an error (one line on stderr), 2 on a
+//! usage error. The password comes from an environment variable, never the command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pop3_blocking::pop3_proto::sasl::Plain;
+use pop3_blocking::pop3_proto::{MsgNum, QuitOutcome};
+use pop3_blocking::{Connector, Pop3, TlsMode};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "pop3", version, about = "Talk to a POP3 server")]
+struct Args {
+    /// Server host name or IP address.
+    #[arg(long)]
+    host: String,
+    /// Server port [default: 995 with --tls implicit, else 110].
+    #[arg(long)]
+    port: Option<u16>,
+    /// How the connection is protected.
+    #[arg(long, value_enum, default_value_t = Tls::Implicit)]
+    tls: Tls,
+    /// Trust only the CA certificates in this PEM file (default: the system's roots).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<std::path::PathBuf>,
+    /// User name.
+    #[arg(long)]
+    user: Option<String>,
+    /// Environment variable holding the password.
+    #[arg(long, value_name = "VAR", default_value = "POP3_PASSWORD")]
+    password_env: String,
+    /// How to log in.
+    #[arg(long, value_enum, default_value_t = Auth::User)]
+    auth: Auth,
+    /// Seconds any connect, read or write may take.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    timeout: u64,
+    /// Print the protocol trace (passwords redacted) on stderr.
+    #[arg(long)]
+    trace: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Tls {
+    Implicit,
+    Starttls,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Auth {
+    User,
+    Apop,
+    Plain,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// The server's capabilities, one per line (asked before logging in).
+    Capa,
+    /// `COUNT SIZE` of the maildrop.
+    Stat,
+    /// `N SIZE` for every message, or for message N.
+    List { msg: Option<MsgNum> },
+    /// `N UID` for every message, or for message N.
+    Uidl { msg: Option<MsgNum> },
+    /// Message N, byte-exact, to stdout.
+    Retr { msg: MsgNum },
+    /// The headers and first LINES body lines of message N, to stdout.
+    Top { msg: MsgNum, lines: u32 },
+    /// Delete messages (committed only when the server confirms QUIT).
+    Dele {
+        #[arg(required = true)]
+        msgs: Vec<MsgNum>,
+    },
+    /// Check the session is alive.
+    Noop,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.trace {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter("pop3_blocking::trace=debug")
+            .without_time()
+            .with_target(false)
+            .init();
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "pop3: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let mode = match args.tls {
+        Tls::Implicit => TlsMode::Implicit,
+        Tls::Starttls => TlsMode::StartTls,
+        Tls::None => TlsMode::InsecurePlaintext,
+    };
+    let timeout = Duration::from_secs(args.timeout);
+    let mut connector = Connector::new(&args.host)
+        .tls_mode(mode)
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    if let Some(port) = args.port {
+        connector = connector.port(port);
+    }
+    if let Some(ca) = &args.ca_file {
+        connector = connector.ca_file(ca).map_err(|e| e.to_string())?;
+    }
+    let mut pop = connector.connect().map_err(|e| e.to_string())?;
+    // The user chose the transport; --tls none means they accept plaintext credentials.
+    pop.allow_insecure_auth(matches!(args.tls, Tls::None));
+
+    if let Cmd::Capa = args.command {
+        for line in pop.capa().map_err(|e| e.to_string())?.to_lines() {
+            println!("{line}");
+        }
+        return finish(pop, false);
+    }
+
+    login(&mut pop, &args)?;
+    let e = |e: pop3_blocking::Error| e.to_string();
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |line: String| writeln!(stdout, "{line}").map_err(|e| e.to_string());
+    let deleting = matches!(args.command, Cmd::Dele { .. });
+    match args.command {
+        Cmd::Capa => unreachable!("handled before login"),
+        Cmd::Stat => {
+            let stat = pop.stat().map_err(e)?;
+            print(format!("{} {}", stat.count, stat.size))?;
+        }
+        Cmd::List { msg: Some(msg) } => {
+            let entry = pop.list_one(msg).map_err(e)?;
+            print(format!("{} {}", entry.msg, entry.size))?;
+        }
+        Cmd::List { msg: None } => {
+            for entry in pop.list().map_err(e)? {
+                print(format!("{} {}", entry.msg, entry.size))?;
+            }
+        }
+        Cmd::Uidl { msg: Some(msg) } => {
+            let uid = pop.uidl_one(msg).map_err(e)?;
+            print(format!("{msg} {uid}"))?;
+        }
+        Cmd::Uidl { msg: None } => {
+            for (msg, uid) in pop.uidl().map_err(e)? {
+                print(format!("{msg} {uid}"))?;
+            }
+        }
+        Cmd::Retr { msg } => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            pop.retr_to(msg, &mut out).map_err(e)?;
+            out.flush().map_err(|e| e.to_string())?;
+        }
+        Cmd::Top { msg, lines } => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            pop.top_to(msg, lines, &mut out).map_err(e)?;
+            out.flush().map_err(|e| e.to_string())?;
+        }
+        Cmd::Dele { msgs } => {
+            let report = pop.dele_many(&msgs).map_err(e)?;
+            if let Some((msg, status)) = report.refused.first() {
+                // Nothing is committed: leave without QUIT, so the server rolls back.
+                return Err(format!(
+                    "the server refused DELE {msg}: {status}; nothing was deleted"
+                ));
+            }
+        }
+        Cmd::Noop => {
+            pop.noop().map_err(e)?;
+        }
+    }
+    finish(pop, deleting)
+}
+
+fn login(pop: &mut Pop3, args: &Args) -> Result<(), String> {
+    let user = args
+        .user
+        .as_deref()
+        .ok_or("--user is required for this command")?;
+    let password = std::env::var(&args.password_env).map_err(|_| {
+        format!(
+            "no password: set the environment variable {} (or name another with --password-env)",
+            args.password_env
+        )
+    })?;
+    let result = match args.auth {
+        Auth::User => pop.login(user, &password),
+        Auth::Apop => pop.apop(user, &password),
+        Auth::Plain => {
+            let mechanism = Plain::new(None, user, &password).map_err(|e| e.to_string())?;
+            pop.auth(mechanism)
+        }
+    };
+    result.map(drop).map_err(|e| e.to_string())
+}
+
+/// Ends the session; with deletions pending, only a confirmed QUIT is success.
+fn finish(pop: Pop3, deleting: bool) -> Result<(), String> {
+    match pop.quit().map_err(|e| e.to_string())? {
+        QuitOutcome::Committed(_) => Ok(()),
+        QuitOutcome::NotCommitted(status) if deleting => {
+            Err(format!("the server did not commit the deletions: {status}"))
+        }
+        QuitOutcome::Unknown if deleting => Err(
+            "the connection ended before the server confirmed QUIT; the deletions may not have happened"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
