@@ -149,7 +149,7 @@ impl<S: Read + Write> Pop3<S> {
     }
 
     /// Allows APOP, USER/PASS and SASL over a connection without TLS. Off by default for APOP
-    /// and SASL; USER/PASS over plaintext is what [`crate::Pop3::connect_plain`] asks for.
+    /// and SASL; USER/PASS over plaintext is what [`Pop3::connect_plain_insecure`] asks for.
     pub fn allow_insecure_auth(&mut self, allow: bool) {
         self.allow_insecure_auth = allow;
     }
@@ -324,7 +324,8 @@ impl<S: Read + Write> Pop3<S> {
         self.simple(Command::Pass(secret))
     }
 
-    /// USER then PASS, pipelined when the server allows it.
+    /// USER then PASS: pipelined when the session pipelines, otherwise PASS goes out only
+    /// after USER's `+OK`.
     ///
     /// ```no_run
     /// # fn main() -> pop3_blocking::Result<()> {
@@ -335,14 +336,23 @@ impl<S: Read + Write> Pop3<S> {
     pub fn login(&mut self, name: &str, secret: &str) -> Result<Status> {
         let name = UserName::new(name).map_err(invalid)?;
         let secret = Password::new(secret).map_err(invalid)?;
+        if !self.client.is_pipelining() {
+            // RFC 1939: after -ERR to USER only USER, APOP, AUTH or QUIT may follow; the
+            // password must not go to a server that refused the name.
+            self.simple(Command::User(name))?;
+            return self.simple(Command::Pass(secret));
+        }
         let user = self.send(Command::User(name))?;
         let pass = self.send(Command::Pass(secret))?;
         let user_reply = self.wait(user, "USER", |_| Ok(()));
         let pass_reply = self.wait(pass, "PASS", |_| Ok(()));
-        user_reply?;
-        match pass_reply? {
-            Event::Status { status, .. } => Ok(status),
-            other => Err(self.close_with(unexpected("PASS", &other))),
+        match (user_reply, pass_reply) {
+            // A fatal error wins over a mere refusal: the session is gone.
+            (_, Err(e)) if !e.is_recoverable() => Err(e),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(_), Ok(Event::Status { status, .. })) => Ok(status),
+            (Ok(_), Ok(other)) => Err(self.close_with(unexpected("PASS", &other))),
         }
     }
 
@@ -350,10 +360,10 @@ impl<S: Read + Write> Pop3<S> {
     /// plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth): APOP's MD5 is
     /// easy to crack from a captured session.
     pub fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
+        self.check_open()?;
         self.check_secure("APOP over a connection without TLS exposes a crackable MD5 digest of the password; use TLS or call allow_insecure_auth(true)")?;
         let name = UserName::new(name).map_err(invalid)?;
         let secret = Password::new(secret).map_err(invalid)?;
-        self.check_open()?;
         self.finish_unfinished()?;
         let handle = self
             .client
@@ -378,8 +388,8 @@ impl<S: Read + Write> Pop3<S> {
     /// # Ok(()) }
     /// ```
     pub fn auth(&mut self, mechanism: impl Mechanism + 'static) -> Result<Status> {
-        self.check_secure("SASL over a connection without TLS may expose the password; use TLS or call allow_insecure_auth(true)")?;
         self.check_open()?;
+        self.check_secure("SASL over a connection without TLS may expose the password; use TLS or call allow_insecure_auth(true)")?;
         self.finish_unfinished()?;
         let handle = self
             .client

@@ -249,6 +249,17 @@ impl Client {
         &self.config
     }
 
+    /// Whether commands currently go out without waiting for earlier replies (pipelining is
+    /// on, or Auto and the server listed PIPELINING).
+    ///
+    /// ```
+    /// # use pop3_proto::{Client, Config};
+    /// assert!(!Client::new(Config::default()).is_pipelining());
+    /// ```
+    pub fn is_pipelining(&self) -> bool {
+        self.window() > 1
+    }
+
     /// Commands accepted but not yet sent.
     pub fn queued(&self) -> usize {
         self.queue.len()
