@@ -3,7 +3,7 @@
 //!
 //! | module | parses / writes |
 //! |---|---|
-//! | [`line`] | where a response line ends, within its length limit |
+//! | [`line`](mod@line) | where a response line ends, within its length limit |
 //! | [`status`] | `+OK` / `-ERR`, response codes |
 //! | [`greeting`] | the greeting, its APOP timestamp, other protocols |
 //! | [`listing`] | STAT, LIST and UIDL lines |
