@@ -93,7 +93,7 @@ fn main() -> ExitCode {
     if args.trace {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
-            .with_env_filter("pop3_blocking::trace=debug")
+            .with_env_filter("pop3::trace=debug")
             .without_time()
             .with_target(false)
             .init();

@@ -33,7 +33,8 @@ mod connect;
 mod error;
 mod session;
 pub mod tls;
-mod trace;
+#[doc(hidden)]
+pub mod trace;
 mod transport;
 
 pub use connect::{Connector, TlsMode};

@@ -1,25 +1,26 @@
 //! The protocol trace (poplib's `set_debuglevel`), through `tracing`, with secrets redacted.
+//! (Public but hidden: the Tokio driver shares it.)
 //!
-//! Enable it with any `tracing` subscriber at `DEBUG` for target `pop3_blocking::trace`.
+//! Enable it with any `tracing` subscriber at `DEBUG` for target `pop3::trace`.
 //! Commands are shown as sent except PASS's argument, AUTH's initial response and SASL
 //! responses; replies are shown as decoded events (server text escaped), bodies by size.
 
 use pop3_proto::Event;
 
 /// Logs what was written, one line per command.
-pub(crate) fn sent(bytes: &[u8], in_sasl: bool) {
-    if !tracing::enabled!(target: "pop3_blocking::trace", tracing::Level::DEBUG) {
+pub fn sent(bytes: &[u8], in_sasl: bool) {
+    if !tracing::enabled!(target: "pop3::trace", tracing::Level::DEBUG) {
         return;
     }
     for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let line = String::from_utf8_lossy(line);
         let line = line.trim_end_matches('\r');
-        tracing::debug!(target: "pop3_blocking::trace", "C: {}", redact(line, in_sasl));
+        tracing::debug!(target: "pop3::trace", "C: {}", redact(line, in_sasl));
     }
 }
 
 /// Replaces secrets in a command line.
-pub(crate) fn redact(line: &str, in_sasl: bool) -> String {
+pub fn redact(line: &str, in_sasl: bool) -> String {
     let upper = line.get(..5).unwrap_or("").to_ascii_uppercase();
     if in_sasl {
         if line == "*" {
@@ -42,15 +43,15 @@ pub(crate) fn redact(line: &str, in_sasl: bool) -> String {
 }
 
 /// Logs one decoded event.
-pub(crate) fn received(event: &Event) {
-    if !tracing::enabled!(target: "pop3_blocking::trace", tracing::Level::DEBUG) {
+pub fn received(event: &Event) {
+    if !tracing::enabled!(target: "pop3::trace", tracing::Level::DEBUG) {
         return;
     }
     match event {
         Event::BodyChunk { data, .. } => {
-            tracing::trace!(target: "pop3_blocking::trace", "S: <{} body bytes>", data.len())
+            tracing::trace!(target: "pop3::trace", "S: <{} body bytes>", data.len())
         }
-        other => tracing::debug!(target: "pop3_blocking::trace", "S: {other:?}"),
+        other => tracing::debug!(target: "pop3::trace", "S: {other:?}"),
     }
 }
 

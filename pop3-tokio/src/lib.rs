@@ -1,9 +1,36 @@
-//! # pop3-tokio — the Tokio driver for `pop3-proto`
+//! # pop3-tokio — an async POP3 client
 //!
-//! This crate will hold the async client: the same power as `pop3-blocking`, cancel-safe,
-//! `Send`, with bodies as `AsyncRead` streams. Until then it re-exports the sans-IO core it is
-//! built on.
+//! The same power as `pop3-blocking`, on Tokio and `tokio-rustls`, driving the same
+//! sans-IO [`pop3_proto`] core: implicit TLS and required STLS, every command, bodies
+//! streamed to any `AsyncWrite` or read as an `AsyncRead`, pipelined batches, the QUIT
+//! outcome, timeouts on `tokio::time`, TCP_NODELAY and TCP_QUICKACK, and the redacted
+//! `tracing` trace. Futures and sessions are `Send`, so sessions can be spawned on a
+//! multi-threaded runtime; every call is cancel-safe (see [`Pop3`]).
+//!
+//! ```no_run
+//! use pop3_tokio::{Pop3, Part};
+//!
+//! # async fn demo() -> pop3_tokio::Result<()> {
+//! let mut pop = Pop3::connect_tls("pop.example.com", 995).await?;
+//! pop.login("alice", "secret").await?;
+//! let all: Vec<_> = pop.list().await?.into_iter().map(|e| e.msg).collect();
+//! let mut bytes = 0;
+//! pop.retr_many(&all, |_msg, part| {
+//!     if let Part::Data(data) = part { bytes += data.len(); }
+//!     Ok(())
+//! }).await?;
+//! pop.quit().await?;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod connect;
+mod session;
+mod transport;
+
+pub use connect::Connector;
+pub use pop3_blocking::{tls, BatchReport, Error, Part, Result, TlsMode};
 pub use pop3_proto;
+pub use session::{MessageReader, Pop3};
+pub use transport::Transport;
