@@ -30,5 +30,11 @@ fuzz/run-ci.sh
 step "fuzz target bodies over the checked-in corpus (stable)"
 cargo test --manifest-path fuzz/Cargo.toml
 
+step "a private Dovecot on loopback for the real-server tests"
+state=$(mktemp -d /tmp/pop3-dovecot.XXXXXX)
+trap 'scripts/dovecot.sh stop "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+scripts/dovecot.sh start "$state" >/dev/null
+export POP3_DOVECOT_ENV="$state/env" POP3_REQUIRE_DOVECOT=1
+
 step "cargo test (every crate, unit + integration + doc tests)"
 cargo test --workspace
