@@ -87,6 +87,14 @@ impl Dovecot {
     pub fn mailbox(&self, name: &str, messages: &[Vec<u8>]) -> (String, String) {
         let password = format!("{name}-pw");
         self.run(&["adduser", name, &password]);
+        // Dovecot re-reads its passwd-file at most once a second: a login in the second of the
+        // change could still see the old file.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_nanos(
+            1_050_000_000 - u64::from(now.subsec_nanos()),
+        ));
         self.run(&["clear", name]);
         if !messages.is_empty() {
             let dir = tempdir(name);

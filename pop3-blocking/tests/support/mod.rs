@@ -79,11 +79,25 @@ pub struct Server {
 impl Server {
     /// Binds `127.0.0.1:0` and plays `script` to the first client that connects.
     pub fn start(script: Vec<Step>) -> Self {
+        Self::start_then(script, |_, _| {})
+    }
+
+    /// Like [`start`](Self::start), then hands the connection (plain or TLS, as the script
+    /// left it) to `then`, with any bytes already read past the last expected line. `then`
+    /// is not called if the script ended the connection (`Close`, `Abort`, `TlsRejected`).
+    /// For servers that must react to whatever the client sends (e.g. after a cancelled
+    /// call) rather than follow a fixed script.
+    pub fn start_then(
+        script: Vec<Step>,
+        then: impl FnOnce(Conn, Vec<u8>) + Send + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
         let thread = std::thread::spawn(move || {
             let tcp = accept(&listener);
-            play(tcp, script);
+            if let Some((conn, pending)) = play(tcp, script) {
+                then(conn, pending);
+            }
         });
         Self { port, thread }
     }
@@ -127,13 +141,14 @@ fn accept(listener: &TcpListener) -> TcpStream {
 }
 
 /// The server's side of the connection.
-enum Conn {
+pub enum Conn {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
 }
 
 impl Conn {
-    fn tcp(&self) -> &TcpStream {
+    /// The TCP socket underneath (for socket options).
+    pub fn tcp(&self) -> &TcpStream {
         match self {
             Self::Plain(tcp) => tcp,
             Self::Tls(tls) => &tls.sock,
@@ -181,7 +196,8 @@ fn is_eof(result: &io::Result<usize>) -> bool {
     }
 }
 
-fn play(tcp: TcpStream, script: Vec<Step>) {
+/// Plays `script`; returns the connection and the unread bytes unless a step ended it.
+fn play(tcp: TcpStream, script: Vec<Step>) -> Option<(Conn, Vec<u8>)> {
     let mut conn = Conn::Plain(tcp);
     // Bytes read past the last expected line.
     let mut pending: Vec<u8> = Vec::new();
@@ -292,7 +308,7 @@ fn play(tcp: TcpStream, script: Vec<Step>) {
                     "{}: the client accepted the handshake",
                     at("TLS rejected")
                 );
-                return;
+                return None;
             }
             Step::ExpectEof => {
                 assert!(
@@ -329,14 +345,15 @@ fn play(tcp: TcpStream, script: Vec<Step>) {
                     let _ = tls.conn.complete_io(&mut tls.sock);
                 }
                 let _ = conn.tcp().shutdown(Shutdown::Both);
-                return;
+                return None;
             }
             Step::Abort => {
                 let _ = conn.tcp().shutdown(Shutdown::Both);
-                return;
+                return None;
             }
         }
     }
+    Some((conn, pending))
 }
 
 /// A test CA and a server certificate it signed for `localhost` and `127.0.0.1`.
