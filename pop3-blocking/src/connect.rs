@@ -121,9 +121,59 @@ impl Connector {
         self
     }
 
+    /// The host to connect to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port: the one set, or the default of the TLS mode.
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(self.mode.default_port())
+    }
+
+    /// How the connection is protected.
+    pub fn mode(&self) -> TlsMode {
+        self.mode
+    }
+
+    /// The TLS configuration to use: the one given, else (unless plaintext) the platform's
+    /// roots.
+    pub fn resolved_tls_config(&self) -> Result<Option<Arc<ClientConfig>>> {
+        match (&self.tls, self.mode) {
+            (Some(config), _) => Ok(Some(config.clone())),
+            (None, TlsMode::InsecurePlaintext) => Ok(None),
+            (None, _) => tls::platform_config().map(Some),
+        }
+    }
+
+    /// The name the server's certificate must carry (the host).
+    pub fn server_name(&self) -> Result<ServerName<'static>> {
+        ServerName::try_from(self.host.clone()).map_err(|_| Error::CaFile {
+            path: "(server name)".into(),
+            reason: format!("{:?} is not a valid DNS name or IP address", self.host),
+        })
+    }
+
+    /// The TCP connect timeout.
+    pub fn connect_timeout_value(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The read/write (reply) timeout.
+    pub fn timeout_value(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The core's session settings, with `implicit_tls` set from the mode.
+    pub fn session(&self) -> Config {
+        let mut session = self.session.clone();
+        session.implicit_tls = self.mode == TlsMode::Implicit;
+        session
+    }
+
     /// Connects, reads the greeting and (for [`TlsMode::StartTls`]) upgrades to TLS.
     pub fn connect(self) -> Result<Pop3<Transport>> {
-        let port = self.port.unwrap_or(self.mode.default_port());
+        let port = self.port_or_default();
         let address = format!("{}:{port}", self.host);
         let tcp = connect_tcp(&self.host, port, self.connect_timeout).map_err(|source| {
             Error::Connect {
@@ -134,17 +184,9 @@ impl Connector {
         let _ = tcp.set_nodelay(true);
         tcp.set_read_timeout(self.timeout).map_err(Error::Io)?;
         tcp.set_write_timeout(self.timeout).map_err(Error::Io)?;
-        let tls_config = match (&self.tls, self.mode) {
-            (Some(config), _) => Some(config.clone()),
-            (None, TlsMode::InsecurePlaintext) => None,
-            (None, _) => Some(tls::platform_config()?),
-        };
-        let server_name = ServerName::try_from(self.host.clone()).map_err(|_| Error::CaFile {
-            path: "(server name)".into(),
-            reason: format!("{:?} is not a valid DNS name or IP address", self.host),
-        })?;
-        let mut session = self.session;
-        session.implicit_tls = self.mode == TlsMode::Implicit;
+        let tls_config = self.resolved_tls_config()?;
+        let server_name = self.server_name()?;
+        let session = self.session();
         let transport = match (self.mode, &tls_config) {
             (TlsMode::Implicit, Some(config)) => {
                 let conn = ClientConnection::new(config.clone(), server_name.clone())

@@ -2,9 +2,8 @@
 
 use crate::session::Pop3;
 use crate::Transport;
-use pop3_blocking::{tls, Error, Result, TlsMode};
+use pop3_blocking::{Error, Result, TlsMode};
 use pop3_proto::{Capabilities, Command, Config, Event};
-use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,8 +11,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// Connection settings (the async twin of `pop3_blocking::Connector`): implicit TLS against
-/// the platform's roots, 30 s to connect, 60 s for any reply.
+/// Connection settings: the blocking driver's [`pop3_blocking::Connector`] with an async
+/// `connect`. Implicit TLS against the platform's roots, 30 s to connect, 60 s for any reply.
 ///
 /// ```no_run
 /// use pop3_tokio::{Connector, TlsMode};
@@ -23,77 +22,56 @@ use tokio_rustls::TlsConnector;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Connector {
-    host: String,
-    port: Option<u16>,
-    mode: TlsMode,
-    tls: Option<Arc<ClientConfig>>,
-    connect_timeout: Duration,
-    timeout: Option<Duration>,
-    session: Config,
-}
+pub struct Connector(pop3_blocking::Connector);
 
 impl Connector {
     /// Settings for `host` with the defaults.
     pub fn new(host: impl Into<String>) -> Self {
-        Self {
-            host: host.into(),
-            port: None,
-            mode: TlsMode::Implicit,
-            tls: None,
-            connect_timeout: Duration::from_secs(30),
-            timeout: Some(Duration::from_secs(60)),
-            session: Config::default(),
-        }
+        Self(pop3_blocking::Connector::new(host))
     }
 
     /// The port (default: 995 for implicit TLS, 110 otherwise).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = Some(port);
-        self
+    pub fn port(self, port: u16) -> Self {
+        Self(self.0.port(port))
     }
 
     /// How the connection is protected.
-    pub fn tls_mode(mut self, mode: TlsMode) -> Self {
-        self.mode = mode;
-        self
+    pub fn tls_mode(self, mode: TlsMode) -> Self {
+        Self(self.0.tls_mode(mode))
     }
 
     /// Your own rustls configuration.
-    pub fn tls_config(mut self, config: Arc<ClientConfig>) -> Self {
-        self.tls = Some(config);
-        self
+    pub fn tls_config(self, config: Arc<ClientConfig>) -> Self {
+        Self(self.0.tls_config(config))
     }
 
     /// Trusts only the CA certificates in this PEM file.
     pub fn ca_file(self, path: impl AsRef<Path>) -> Result<Self> {
-        Ok(self.tls_config(tls::ca_file_config(path)?))
+        self.0.ca_file(path).map(Self)
     }
 
     /// How long to wait for the TCP connection.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        Self(self.0.connect_timeout(timeout))
     }
 
     /// How long any reply may take; `None` waits forever (not recommended).
-    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.timeout = timeout.into();
-        self
+    pub fn timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
+        Self(self.0.timeout(timeout))
     }
 
     /// Session settings of the core.
-    pub fn session_config(mut self, config: Config) -> Self {
-        self.session = config;
-        self
+    pub fn session_config(self, config: Config) -> Self {
+        Self(self.0.session_config(config))
     }
 
     /// Connects, reads the greeting and (for [`TlsMode::StartTls`]) upgrades to TLS.
     pub async fn connect(self) -> Result<Pop3<Transport>> {
-        let port = self.port.unwrap_or(self.mode.default_port());
-        let address = format!("{}:{port}", self.host);
-        let connecting = TcpStream::connect((self.host.as_str(), port));
-        let tcp = match tokio::time::timeout(self.connect_timeout, connecting).await {
+        let settings = self.0;
+        let (host, port) = (settings.host(), settings.port_or_default());
+        let address = format!("{host}:{port}");
+        let connecting = TcpStream::connect((host, port));
+        let tcp = match tokio::time::timeout(settings.connect_timeout_value(), connecting).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(source)) => return Err(Error::Connect { address, source }),
             Err(_) => {
@@ -102,22 +80,14 @@ impl Connector {
             }
         };
         let _ = tcp.set_nodelay(true);
-        let tls_config = match (&self.tls, self.mode) {
-            (Some(config), _) => Some(config.clone()),
-            (None, TlsMode::InsecurePlaintext) => None,
-            (None, _) => Some(tls::platform_config()?),
-        };
-        let server_name = ServerName::try_from(self.host.clone()).map_err(|_| Error::CaFile {
-            path: "(server name)".into(),
-            reason: format!("{:?} is not a valid DNS name or IP address", self.host),
-        })?;
-        let mut session = self.session;
-        session.implicit_tls = self.mode == TlsMode::Implicit;
-        let transport = match (self.mode, &tls_config) {
+        let tls_config = settings.resolved_tls_config()?;
+        let server_name = settings.server_name()?;
+        let timeout = settings.timeout_value();
+        let transport = match (settings.mode(), &tls_config) {
             (TlsMode::Implicit, Some(config)) => {
                 let connector = TlsConnector::from(config.clone());
                 let handshake = connector.connect(server_name.clone(), tcp);
-                let stream = match self.timeout {
+                let stream = match timeout {
                     Some(t) => tokio::time::timeout(t, handshake)
                         .await
                         .map_err(|_| Error::Timeout(t))?,
@@ -127,9 +97,9 @@ impl Connector {
             }
             _ => Transport::Plain(tcp),
         };
-        let mut pop = Pop3::from_stream(transport, session, self.timeout).await?;
+        let mut pop = Pop3::from_stream(transport, settings.session(), timeout).await?;
         pop.tls = tls_config.map(|config| (config, server_name));
-        if self.mode == TlsMode::StartTls {
+        if settings.mode() == TlsMode::StartTls {
             pop.require_stls().await?;
         }
         Ok(pop)
@@ -196,7 +166,7 @@ impl Pop3<Transport> {
         let Some((config, name)) = self.tls.clone() else {
             return Err(Error::TlsRequired("no TLS configuration was given"));
         };
-        let handle = self.send(Command::Stls)?;
+        let handle = self.send(Command::Stls).await?;
         loop {
             match self.next_event().await? {
                 Event::UpgradeToTls { handle: h } if h == handle => break,

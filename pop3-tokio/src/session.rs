@@ -38,8 +38,8 @@ use tokio::time::{Instant, Sleep};
 /// # async fn demo() -> pop3_tokio::Result<()> {
 /// let mut pop = pop3_tokio::Pop3::connect_tls("pop.example.com", 995).await?;
 /// pop.login("alice", "secret").await?;
-/// let mut file = tokio::fs::File::create("1.eml").await?;
-/// pop.retr_to(1.try_into().unwrap(), &mut file).await?;
+/// let mut message = Vec::new(); // or a tokio::fs::File, a socket: any AsyncWrite
+/// pop.retr_to(1.try_into().unwrap(), &mut message).await?;
 /// assert!(pop.quit().await?.is_committed());
 /// # Ok(()) }
 /// ```
@@ -228,6 +228,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
                 Poll::Pending => {}
             }
             let now = self.now();
+            // A deadline that fires makes progress: the core now has an error (or a
+            // keepalive NOOP) to hand out, and no waker would otherwise bring us back.
+            if self.client.poll_timeout().is_some_and(|d| d <= now) {
+                progress = true;
+            }
             self.client.handle_timeout(now);
             if let Some(deadline) = self.client.poll_timeout() {
                 self.sleep.as_mut().reset(self.origin + deadline.elapsed());
@@ -254,8 +259,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         }
     }
 
-    pub(crate) fn send(&mut self, command: Command) -> Result<Handle> {
-        self.check_open()?;
+    /// Reads the replies that cancelled calls left unread while they decide what may be
+    /// sent (a PASS or STLS whose caller went away), so that no call waits forever behind
+    /// them. An STLS accepted but abandoned before its handshake closes the session.
+    async fn settle(&mut self) -> Result<()> {
+        loop {
+            self.check_open()?;
+            if self.client.state() == SessionState::TlsHandshake {
+                let why = "an STLS call was cancelled before the TLS handshake";
+                return Err(self.close_with(Error::Closed(why.into())));
+            }
+            if self.client.awaiting_reply().is_none() {
+                return Ok(());
+            }
+            self.next_event().await?;
+        }
+    }
+
+    pub(crate) async fn send(&mut self, command: Command) -> Result<Handle> {
+        self.settle().await?;
         self.client
             .send(command)
             .map_err(|e| self.close_with(e.into()))
@@ -298,7 +320,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     async fn simple(&mut self, command: Command) -> Result<Status> {
         let keyword = command.keyword();
-        let handle = self.send(command)?;
+        let handle = self.send(command).await?;
         self.status_of(handle, keyword).await
     }
 
@@ -333,8 +355,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
             self.simple(Command::User(name)).await?;
             return self.simple(Command::Pass(secret)).await;
         }
-        let user = self.send(Command::User(name))?;
-        let pass = self.send(Command::Pass(secret))?;
+        let user = self.send(Command::User(name)).await?;
+        let pass = self.send(Command::Pass(secret)).await?;
         let user_reply = self.status_of(user, "USER").await;
         let pass_reply = self.status_of(pass, "PASS").await;
         match (user_reply, pass_reply) {
@@ -346,7 +368,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `APOP name digest` (refused over plaintext unless allowed).
     pub async fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
-        self.check_open()?;
+        self.settle().await?;
         self.check_secure("APOP over a connection without TLS exposes a crackable MD5 digest of the password; use TLS or call allow_insecure_auth(true)")?;
         let name = UserName::new(name).map_err(invalid)?;
         let secret = Password::new(secret).map_err(invalid)?;
@@ -365,7 +387,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `AUTH` with a SASL mechanism (refused over plaintext unless allowed).
     pub async fn auth(&mut self, mechanism: impl Mechanism + 'static) -> Result<Status> {
-        self.check_open()?;
+        self.settle().await?;
         self.check_secure("SASL over a connection without TLS may expose the password; use TLS or call allow_insecure_auth(true)")?;
         let handle = self
             .client
@@ -387,7 +409,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `LANG`: the languages offered, as (tag, description).
     pub async fn lang_list(&mut self) -> Result<Vec<(ServerText, ServerText)>> {
-        let handle = self.send(Command::Lang(None))?;
+        let handle = self.send(Command::Lang(None)).await?;
         let mut langs = Vec::new();
         self.wait(handle, "LANG", |event| {
             if let Event::LangEntry {
@@ -404,7 +426,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `CAPA`.
     pub async fn capa(&mut self) -> Result<Capabilities> {
-        let handle = self.send(Command::Capa)?;
+        let handle = self.send(Command::Capa).await?;
         self.wait(handle, "CAPA", |_| Ok(())).await?;
         Ok(self.client.capabilities().cloned().unwrap_or_default())
     }
@@ -413,7 +435,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `STAT`.
     pub async fn stat(&mut self) -> Result<Stat> {
-        let handle = self.send(Command::Stat)?;
+        let handle = self.send(Command::Stat).await?;
         match self.wait(handle, "STAT", |_| Ok(())).await? {
             Event::Stat { stat, .. } => Ok(stat),
             other => Err(self.close_with(unexpected("STAT", &other))),
@@ -422,7 +444,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `LIST`.
     pub async fn list(&mut self) -> Result<Vec<ScanListing>> {
-        let handle = self.send(Command::List(None))?;
+        let handle = self.send(Command::List(None)).await?;
         let mut entries = Vec::new();
         self.wait(handle, "LIST", |event| {
             if let Event::ListEntry { entry, .. } = event {
@@ -436,7 +458,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `LIST n`.
     pub async fn list_one(&mut self, msg: MsgNum) -> Result<ScanListing> {
-        let handle = self.send(Command::List(Some(msg)))?;
+        let handle = self.send(Command::List(Some(msg))).await?;
         match self.wait(handle, "LIST", |_| Ok(())).await? {
             Event::ListOne { entry, .. } => Ok(entry),
             other => Err(self.close_with(unexpected("LIST", &other))),
@@ -445,7 +467,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `UIDL`.
     pub async fn uidl(&mut self) -> Result<Vec<(MsgNum, Uid)>> {
-        let handle = self.send(Command::Uidl(None))?;
+        let handle = self.send(Command::Uidl(None)).await?;
         let mut entries = Vec::new();
         self.wait(handle, "UIDL", |event| {
             if let Event::UidlEntry { msg, uid, .. } = event {
@@ -459,7 +481,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `UIDL n`.
     pub async fn uidl_one(&mut self, msg: MsgNum) -> Result<Uid> {
-        let handle = self.send(Command::Uidl(Some(msg)))?;
+        let handle = self.send(Command::Uidl(Some(msg))).await?;
         match self.wait(handle, "UIDL", |_| Ok(())).await? {
             Event::UidlOne { uid, .. } => Ok(uid),
             other => Err(self.close_with(unexpected("UIDL", &other))),
@@ -505,7 +527,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         sink: &mut W,
     ) -> Result<u64> {
         let keyword = command.keyword();
-        let handle = self.send(command)?;
+        let handle = self.send(command).await?;
         let mut size = 0u64;
         loop {
             let event = self.next_event().await?;
@@ -531,8 +553,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `RETR n` as an [`AsyncRead`], in constant memory. Dropping it early is safe: the
     /// rest of the body is skipped by the next call.
-    pub fn retr_reader(&mut self, msg: MsgNum) -> Result<MessageReader<'_, S>> {
-        let handle = self.send(Command::Retr(msg))?;
+    pub async fn retr_reader(&mut self, msg: MsgNum) -> Result<MessageReader<'_, S>> {
+        let handle = self.send(Command::Retr(msg)).await?;
         Ok(MessageReader {
             pop: self,
             handle,
@@ -575,7 +597,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `QUIT`: only [`QuitOutcome::Committed`] means deletions happened.
     pub async fn quit(mut self) -> Result<QuitOutcome> {
-        let handle = self.send(Command::Quit)?;
+        let handle = self.send(Command::Quit).await?;
         loop {
             if let Event::Closed { handle: h, outcome } = self.next_event().await? {
                 if h == handle {
@@ -626,7 +648,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         self.learn_capabilities().await?;
         let mut pending: VecDeque<(Handle, MsgNum, u64)> = VecDeque::new();
         for &msg in msgs {
-            let handle = self.send(command(msg))?;
+            let handle = self.send(command(msg)).await?;
             pending.push_back((handle, msg, 0));
         }
         let mut report = BatchReport::default();

@@ -91,7 +91,16 @@ impl Server {
         script: Vec<Step>,
         then: impl FnOnce(Conn, Vec<u8>) + Send + 'static,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Self::start_on(listener(), script, then)
+    }
+
+    /// Like [`start_then`](Self::start_then) on a [`listener`] you made, e.g. with socket
+    /// options (such as a small receive buffer) that the accepted connection inherits.
+    pub fn start_on(
+        listener: TcpListener,
+        script: Vec<Step>,
+        then: impl FnOnce(Conn, Vec<u8>) + Send + 'static,
+    ) -> Self {
         let port = listener.local_addr().expect("local address").port();
         let thread = std::thread::spawn(move || {
             let tcp = accept(&listener);
@@ -113,6 +122,11 @@ impl Server {
             std::panic::resume_unwind(panic);
         }
     }
+}
+
+/// A listener on `127.0.0.1:0`.
+pub fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")
 }
 
 /// Accepts one connection, giving up after [`PATIENCE`] so that a test whose client never

@@ -260,6 +260,21 @@ impl Client {
         self.window() > 1
     }
 
+    /// The command (PASS, APOP, RPOP, AUTH or STLS) whose reply must arrive before anything
+    /// else can be sent, if any. A driver whose caller abandoned that reply reads events
+    /// until this is `None` again.
+    ///
+    /// ```
+    /// # use pop3_proto::{Client, Command, Config, Password, UserName};
+    /// let mut client = Client::new(Config::default());
+    /// client.send(Command::User(UserName::new("u").unwrap())).unwrap();
+    /// client.send(Command::Pass(Password::new("p").unwrap())).unwrap();
+    /// assert_eq!(client.awaiting_reply(), Some("PASS"));
+    /// ```
+    pub fn awaiting_reply(&self) -> Option<&'static str> {
+        self.awaiting
+    }
+
     /// Commands accepted but not yet sent.
     pub fn queued(&self) -> usize {
         self.queue.len()
