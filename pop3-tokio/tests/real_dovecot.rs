@@ -54,7 +54,7 @@ async fn plain_login_listings_and_byte_exact_bodies() {
         assert_eq!(&pop.retr(n(i + 1)).await.unwrap(), m);
     }
     assert_eq!(pop.top(n(1), 0).await.unwrap(), b"Subject: dots\r\n\r\n");
-    let mut reader = pop.retr_reader(n(2)).unwrap();
+    let mut reader = pop.retr_reader(n(2)).await.unwrap();
     let mut via_reader = Vec::new();
     tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut via_reader)
         .await
