@@ -4,6 +4,12 @@
 //! have no line limit and go through [`crate::codec::dot`]).
 
 /// What looking for a line in buffered input found.
+///
+/// ```
+/// use pop3_proto::codec::line::{find_line, LineScan};
+/// let Ok(LineScan::Complete { content, .. }) = find_line(b"+OK\r\n", 0, 512, false) else { panic!() };
+/// assert_eq!(content, 3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineScan {
     /// A whole line: `content` bytes of text, `consumed` bytes including the line end.
@@ -21,6 +27,11 @@ pub enum LineScan {
 }
 
 /// Why a line was refused.
+///
+/// ```
+/// use pop3_proto::codec::line::{find_line, LineError};
+/// assert_eq!(find_line(b"+OK\0\r\n", 0, 512, false), Err(LineError::Nul));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LineError {

@@ -39,6 +39,11 @@ pub struct StatusLine<'a> {
 }
 
 /// Why a status line was refused.
+///
+/// ```
+/// use pop3_proto::codec::status::{parse_status, StatusError};
+/// assert_eq!(parse_status(b"* OK IMAP", Default::default()), Err(StatusError::BadIndicator));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StatusError {
