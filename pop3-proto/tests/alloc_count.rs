@@ -8,10 +8,14 @@
 //!
 //! This file is its own test binary, so its `#[global_allocator]` affects nothing else.
 
-use pop3_proto::{Client, Command, Config, Event, Password, SessionState, UserName};
+mod support;
+
+use pop3_proto::{Client, Config, Event};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::body::{Source, Template, STUFFED};
+use support::session::{feed_zero_copy, log_in_and_retr};
 
 /// Allocations (and reallocations) made by a thread while its `COUNTING` flag was set.
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -62,98 +66,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Wire length of every body line, CRLF included.
-const LINE: usize = 76;
-/// Lines in the template block (65_436 bytes: read boundaries drift over every line position).
-const LINES: usize = 861;
-/// Lines of the template that start with a stuffed dot (3.3%).
-const STUFFED: usize = 28;
-/// Its length (21, 1 mod 4) puts some 64 KiB read boundaries between a CR and its LF.
-const RETR_OK: &[u8] = b"+OK message follows\r\n";
 const READ: usize = 64 * 1024;
 const WARM_UP_READS: usize = 4;
 const STEADY_BYTES: usize = 64 * 1024 * 1024;
-
-/// The template block as sent: 76-byte lines, `STUFFED` of them starting with `..`.
-fn template() -> Vec<u8> {
-    const ALPHABET: &[u8] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-=+/";
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut below = |n: usize| {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    };
-    let mut stuffed = [false; LINES];
-    let mut chosen = 0;
-    while chosen < STUFFED {
-        let i = below(LINES);
-        if !stuffed[i] {
-            stuffed[i] = true;
-            chosen += 1;
-        }
-    }
-    let mut wire = Vec::with_capacity(LINES * LINE);
-    for dot in stuffed {
-        let mut line = [0u8; LINE];
-        for b in &mut line[..LINE - 2] {
-            *b = ALPHABET[below(ALPHABET.len())];
-        }
-        line[LINE - 2..].copy_from_slice(b"\r\n");
-        if dot {
-            line[..2].copy_from_slice(b"..");
-        } else if line[0] == b'.' {
-            line[0] = b'x';
-        }
-        wire.extend_from_slice(&line);
-    }
-    wire
-}
-
-/// Produces `RETR_OK`, the template `reps` times, then `.` CRLF, in reads of any size.
-struct Source<'a> {
-    segments: [(&'a [u8], usize); 3],
-    segment: usize,
-    rep: usize,
-    offset: usize,
-}
-
-impl<'a> Source<'a> {
-    fn new(template: &'a [u8], reps: usize) -> Self {
-        Self {
-            segments: [(RETR_OK, 1), (template, reps), (b".\r\n", 1)],
-            segment: 0,
-            rep: 0,
-            offset: 0,
-        }
-    }
-
-    fn fill(&mut self, out: &mut [u8]) -> usize {
-        let mut n = 0;
-        while n < out.len() && self.segment < self.segments.len() {
-            let (data, reps) = self.segments[self.segment];
-            let take = (data.len() - self.offset).min(out.len() - n);
-            out[n..n + take].copy_from_slice(&data[self.offset..self.offset + take]);
-            n += take;
-            self.offset += take;
-            if self.offset == data.len() {
-                self.offset = 0;
-                self.rep += 1;
-                if self.rep == reps {
-                    self.rep = 0;
-                    self.segment += 1;
-                }
-            }
-        }
-        n
-    }
-}
-
-fn feed(client: &mut Client, bytes: &[u8]) {
-    client.read_space()[..bytes.len()].copy_from_slice(bytes);
-    client.commit_read(bytes.len()).unwrap();
-}
 
 #[derive(Default, Clone, Copy)]
 struct Counts {
@@ -181,36 +96,14 @@ fn drain(client: &mut Client, counts: &mut Counts) {
 fn steady_state_body_streaming_allocates_nothing() {
     let config = Config::default();
     assert_eq!(config.read_size, READ);
-    let wire = template();
+    let wire = Template::plain().wire;
     let reps = (READ * WARM_UP_READS + STEADY_BYTES).div_ceil(wire.len()) + 1;
     let mut source = Source::new(&wire, reps);
 
     // Log in and send RETR, all through the zero-copy read path a driver would use.
     let mut client = Client::new(config);
     let mut out = Vec::new();
-    feed(&mut client, b"+OK POP3 server ready\r\n");
-    assert!(matches!(client.poll_event(), Ok(Some(Event::Greeting(_)))));
-    client
-        .send(Command::User(UserName::new("mrose").unwrap()))
-        .unwrap();
-    client.poll_transmit(&mut out);
-    feed(&mut client, b"+OK\r\n");
-    assert!(matches!(
-        client.poll_event(),
-        Ok(Some(Event::Status { .. }))
-    ));
-    client
-        .send(Command::Pass(Password::new("secret").unwrap()))
-        .unwrap();
-    client.poll_transmit(&mut out);
-    feed(&mut client, b"+OK\r\n");
-    assert!(matches!(
-        client.poll_event(),
-        Ok(Some(Event::Status { .. }))
-    ));
-    assert_eq!(client.state(), SessionState::Transaction);
-    client.send(Command::Retr(1.try_into().unwrap())).unwrap();
-    client.poll_transmit(&mut out);
+    log_in_and_retr(&mut client, &mut out, &mut feed_zero_copy, b"+OK\r\n");
 
     let mut counts = Counts::default();
     for _ in 0..WARM_UP_READS {

@@ -68,30 +68,27 @@ fn greeted_with(config: Config, greeting: &[u8]) -> Client {
 /// A client logged in with USER/PASS: in the TRANSACTION state, nothing in flight.
 fn logged_in(config: Config) -> Client {
     let mut client = greeted(config);
-    let user = client
-        .send(Command::User(UserName::new("mrose").unwrap()))
-        .unwrap();
-    assert_eq!(transmit(&mut client), b"USER mrose\r\n");
-    client.handle_input(b"+OK mrose is a real hoopy frood\r\n");
-    assert_eq!(
-        client.poll_event(),
-        Ok(Some(Event::Status {
-            handle: user,
-            status: status(b"+OK mrose is a real hoopy frood"),
-        }))
-    );
-    let pass = client
-        .send(Command::Pass(Password::new("secret").unwrap()))
-        .unwrap();
-    assert_eq!(transmit(&mut client), b"PASS secret\r\n");
-    client.handle_input(b"+OK maildrop locked and ready\r\n");
-    assert_eq!(
-        client.poll_event(),
-        Ok(Some(Event::Status {
-            handle: pass,
-            status: status(b"+OK maildrop locked and ready"),
-        }))
-    );
+    for (command, wire, reply) in [
+        (
+            Command::User(UserName::new("mrose").unwrap()),
+            &b"USER mrose\r\n"[..],
+            &b"+OK mrose is a real hoopy frood"[..],
+        ),
+        (
+            Command::Pass(Password::new("secret").unwrap()),
+            b"PASS secret\r\n",
+            b"+OK maildrop locked and ready",
+        ),
+    ] {
+        let handle = exchange(&mut client, command, wire, &[reply, b"\r\n"].concat());
+        assert_eq!(
+            client.poll_event(),
+            Ok(Some(Event::Status {
+                handle,
+                status: status(reply),
+            }))
+        );
+    }
     assert_eq!(client.poll_event(), Ok(None));
     assert_eq!(client.state(), SessionState::Transaction);
     assert_eq!(client.in_flight(), 0);
@@ -180,6 +177,21 @@ fn body_of(events: &[Event], handle: Handle) -> Vec<u8> {
         }
     }
     body
+}
+
+/// The events of a `+OK` multi-line reply to `handle` whose body comes as one chunk, `data`.
+fn one_chunk_body(handle: Handle, data: &'static [u8]) -> [Event; 3] {
+    [
+        Event::MultiStart {
+            handle,
+            status: status(b"+OK"),
+        },
+        Event::BodyChunk {
+            handle,
+            data: data.into(),
+        },
+        Event::MultiEnd { handle },
+    ]
 }
 
 /// Events with adjacent body chunks merged (chunking is not part of the contract).
@@ -884,20 +896,7 @@ fn row_13_any_byte_while_nothing_is_in_flight_is_fatal() {
             data: text(b"JUNK"),
         },
     );
-    assert_eq!(
-        events,
-        [
-            Event::MultiStart {
-                handle: retr,
-                status: status(b"+OK"),
-            },
-            Event::BodyChunk {
-                handle: retr,
-                data: b"hi\r\n"[..].into(),
-            },
-            Event::MultiEnd { handle: retr },
-        ]
-    );
+    assert_eq!(events, one_chunk_body(retr, b"hi\r\n"));
 }
 
 #[test]
@@ -1077,20 +1076,7 @@ fn row_18_tls_established_after_a_fatal_error_is_refused() {
 fn row_19_bare_lf_dot_in_a_body_is_data() {
     // 19. Body contains `\n.\n` or `\n.\r\n` (bare LF before the dot) → D, not a terminator.
     let (retr, events) = retr_in_pieces(Config::default(), &[b"+OK\r\na\n.\nb\n.\r\nc\r\n.\r\n"]);
-    assert_eq!(
-        events,
-        [
-            Event::MultiStart {
-                handle: retr,
-                status: status(b"+OK"),
-            },
-            Event::BodyChunk {
-                handle: retr,
-                data: b"a\n.\nb\n.\r\nc\r\n"[..].into(),
-            },
-            Event::MultiEnd { handle: retr },
-        ]
-    );
+    assert_eq!(events, one_chunk_body(retr, b"a\n.\nb\n.\r\nc\r\n"));
 }
 
 #[test]
@@ -1144,20 +1130,7 @@ fn row_21_terminator_in_three_reads_gives_the_same_events() {
     let split = retr_in_pieces(Config::default(), &[b"+OK\r\nabc\r\n", b".", b"\r", b"\n"]);
     assert_eq!(whole, split);
     let (retr, got) = whole;
-    assert_eq!(
-        got,
-        [
-            Event::MultiStart {
-                handle: retr,
-                status: status(b"+OK"),
-            },
-            Event::BodyChunk {
-                handle: retr,
-                data: b"abc\r\n"[..].into(),
-            },
-            Event::MultiEnd { handle: retr },
-        ]
-    );
+    assert_eq!(got, one_chunk_body(retr, b"abc\r\n"));
 
     // Before the terminator is complete nothing is final.
     let mut client = logged_in(Config::default());
@@ -1532,6 +1505,16 @@ fn reply_to_with(config: Config, command: Command, reply: &[u8]) -> (Client, Han
     (client, handle)
 }
 
+/// A multi-line listing of the one line `line`.
+fn listing_of(line: &[u8]) -> Vec<u8> {
+    [&b"+OK\r\n"[..], line, b"\r\n.\r\n"].concat()
+}
+
+/// `+OK line`: a single-message listing.
+fn single_line_reply(line: &[u8]) -> Vec<u8> {
+    [&b"+OK "[..], line, b"\r\n"].concat()
+}
+
 /// The `BadListing` error for `line` (errors quote at most the first 64 bytes of it).
 fn bad_listing(what: &'static str, line: &[u8], problem: ListingError) -> RemoteError {
     RemoteError::BadListing {
@@ -1581,17 +1564,11 @@ fn row_29_bad_message_numbers_in_listings_are_fatal() {
         (b"4294967296 120", ListingError::BadMessageNumber),
     ];
     for (line, problem) in list_cases {
-        let mut wire = b"+OK\r\n".to_vec();
-        wire.extend_from_slice(line);
-        wire.extend_from_slice(b"\r\n.\r\n");
-        let (mut client, _) = reply_to(Command::List(None), &wire);
+        let (mut client, _) = reply_to(Command::List(None), &listing_of(line));
         fatal(&mut client, bad_listing("LIST", line, problem));
 
         // The single-message form, `LIST 1`.
-        let mut wire = b"+OK ".to_vec();
-        wire.extend_from_slice(line);
-        wire.extend_from_slice(b"\r\n");
-        let (mut client, _) = reply_to(Command::List(Some(n(1))), &wire);
+        let (mut client, _) = reply_to(Command::List(Some(n(1))), &single_line_reply(line));
         fatal(&mut client, bad_listing("LIST", line, problem));
     }
 
@@ -1776,20 +1753,14 @@ fn row_33_separators_other_than_one_space_are_fatal_when_strict() {
     // 33. Separators other than one space (two spaces, TAB) → E strict, P lenient.
     let list_cases: [&[u8]; 4] = [b"1  120", b"1\t120", b"1 120\tfoo", b"1 \t120"];
     for line in list_cases {
-        let mut wire = b"+OK\r\n".to_vec();
-        wire.extend_from_slice(line);
-        wire.extend_from_slice(b"\r\n.\r\n");
-        let (mut client, _) = reply_to(Command::List(None), &wire);
+        let (mut client, _) = reply_to(Command::List(None), &listing_of(line));
         fatal(
             &mut client,
             bad_listing("LIST", line, ListingError::BadSeparator),
         );
     }
     for line in [&b"1  abc"[..], b"1\tabc"] {
-        let mut wire = b"+OK\r\n".to_vec();
-        wire.extend_from_slice(line);
-        wire.extend_from_slice(b"\r\n.\r\n");
-        let (mut client, _) = reply_to(Command::Uidl(None), &wire);
+        let (mut client, _) = reply_to(Command::Uidl(None), &listing_of(line));
         fatal(
             &mut client,
             bad_listing("UIDL", line, ListingError::BadSeparator),
@@ -1894,16 +1865,10 @@ fn row_34_bad_unique_ids_are_fatal() {
         (b"1 \xc3\xa9t\xc3\xa9", ListingError::BadUidByte),
     ];
     for (line, problem) in cases {
-        let mut wire = b"+OK\r\n".to_vec();
-        wire.extend_from_slice(line);
-        wire.extend_from_slice(b"\r\n.\r\n");
-        let (mut client, _) = reply_to(Command::Uidl(None), &wire);
+        let (mut client, _) = reply_to(Command::Uidl(None), &listing_of(line));
         fatal(&mut client, bad_listing("UIDL", line, problem));
 
-        let mut wire = b"+OK ".to_vec();
-        wire.extend_from_slice(line);
-        wire.extend_from_slice(b"\r\n");
-        let (mut client, _) = reply_to(Command::Uidl(Some(n(1))), &wire);
+        let (mut client, _) = reply_to(Command::Uidl(Some(n(1))), &single_line_reply(line));
         fatal(&mut client, bad_listing("UIDL", line, problem));
     }
 
@@ -2525,6 +2490,18 @@ fn row_46_commands_over_255_octets_are_refused_locally() {
 
 // ----- work and resources ----------------------------------------------------------------
 
+/// Feeds `bytes` one byte per read, checking that no event comes before the last byte;
+/// returns the event after it.
+fn one_byte_per_read(client: &mut Client, bytes: &[u8]) -> Option<Event> {
+    let (last, init) = bytes.split_last().unwrap();
+    for (i, b) in init.iter().enumerate() {
+        client.handle_input(&[*b]);
+        assert_eq!(client.poll_event().unwrap(), None, "after {} bytes", i + 1);
+    }
+    client.handle_input(&[*last]);
+    client.poll_event().unwrap()
+}
+
 #[test]
 fn row_47_max_length_line_one_byte_per_read() {
     // 47. A maximum-length line fed one byte per read → linear total work, no rescanning.
@@ -2538,39 +2515,23 @@ fn row_47_max_length_line_one_byte_per_read() {
         assert!(matches!(expected, Some(Event::Greeting(_))));
 
         let mut client = Client::new(Config::default());
-        for (i, b) in line.iter().enumerate() {
-            client.handle_input(&[*b]);
-            let event = client.poll_event().unwrap();
-            if i + 1 < line.len() {
-                assert_eq!(event, None, "after {} bytes", i + 1);
-            } else {
-                assert_eq!(event, expected);
-            }
-        }
+        assert_eq!(one_byte_per_read(&mut client, &line), expected);
 
         // A STAT reply of the same length.
         let reply = line_of(b"+OK 2 320 ", len);
         let mut client = logged_in(Config::default());
         let stat = client.send(Command::Stat).unwrap();
         assert_eq!(transmit(&mut client), b"STAT\r\n");
-        for (i, b) in reply.iter().enumerate() {
-            client.handle_input(&[*b]);
-            let event = client.poll_event().unwrap();
-            if i + 1 < reply.len() {
-                assert_eq!(event, None, "after {} bytes", i + 1);
-            } else {
-                assert_eq!(
-                    event,
-                    Some(Event::Stat {
-                        handle: stat,
-                        stat: Stat {
-                            count: 2,
-                            size: 320
-                        },
-                    })
-                );
-            }
-        }
+        assert_eq!(
+            one_byte_per_read(&mut client, &reply),
+            Some(Event::Stat {
+                handle: stat,
+                stat: Stat {
+                    count: 2,
+                    size: 320
+                },
+            })
+        );
 
         // A listing line of the same length, inside LIST.
         let mut entry = line_of(b"1 120 ", len);

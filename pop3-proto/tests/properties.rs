@@ -1,12 +1,15 @@
 //! Property tests: the dot-(un)stuffer under any chunking, and random command sequences
 //! against a small model server.
 
-use pop3_proto::codec::dot::{DotStuffer, Step, Unstuffer};
+mod support;
+
+use pop3_proto::codec::dot::DotStuffer;
 use pop3_proto::{
     Client, Command, Config, Error, Event, Handle, Password, Pipelining, RemoteError, UserName,
 };
 use proptest::prelude::*;
 use std::collections::VecDeque;
+use support::unstuff;
 
 /// Bytes drawn mostly from the characters that matter to framing.
 fn wire_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -37,31 +40,14 @@ fn pieces<'a>(data: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     out
 }
 
-/// Streams `pieces` through an `Unstuffer` the way the session does.
-fn unstuff_streaming(pieces: &[&[u8]]) -> (Vec<u8>, Option<usize>) {
-    let mut u = Unstuffer::new(false);
-    let mut buf: Vec<u8> = Vec::new();
-    let mut body = Vec::new();
-    let mut consumed = 0;
-    for piece in pieces {
-        buf.extend_from_slice(piece);
-        loop {
-            match u.step(&buf) {
-                Step::Data(n) => {
-                    assert!(n > 0, "empty data step");
-                    body.extend(buf.drain(..n));
-                    consumed += n;
-                }
-                Step::SkipDot => {
-                    buf.remove(0);
-                    consumed += 1;
-                }
-                Step::End(n) => return (body, Some(consumed + n)),
-                Step::NeedMore => break,
-            }
-        }
+/// `body` as a stuff/unstuff round trip gives it back: with CRLF added if it has bytes and
+/// does not end in one.
+fn line_ended(body: &[u8]) -> Vec<u8> {
+    let mut ended = body.to_vec();
+    if !ended.is_empty() && !ended.ends_with(b"\r\n") {
+        ended.extend_from_slice(b"\r\n");
     }
-    (body, None)
+    ended
 }
 
 /// The obvious whole-buffer reading of RFC 1939 §3, line by line.
@@ -99,7 +85,7 @@ proptest! {
 
     #[test]
     fn unstuffer_matches_naive_reference(wire in wire_bytes(300), cuts in prop::collection::vec(any::<usize>(), 0..8)) {
-        let streamed = unstuff_streaming(&pieces(&wire, &cuts));
+        let streamed = unstuff::run(&pieces(&wire, &cuts), false);
         prop_assert_eq!(streamed, unstuff_naive(&wire));
     }
 
@@ -111,11 +97,8 @@ proptest! {
             stuffer.push(piece, &mut wire);
         }
         stuffer.finish(&mut wire);
-        let (unstuffed, end) = unstuff_streaming(&pieces(&wire, &cuts2));
-        let mut expected = body.clone();
-        if !expected.is_empty() && !expected.ends_with(b"\r\n") {
-            expected.extend_from_slice(b"\r\n");
-        }
+        let (unstuffed, end) = unstuff::run(&pieces(&wire, &cuts2), false);
+        let expected = line_ended(&body);
         prop_assert_eq!(unstuffed, expected);
         prop_assert_eq!(end, Some(wire.len()));
     }
@@ -146,10 +129,7 @@ proptest! {
                 }
             }
         }
-        let mut expected = body.clone();
-        if !expected.is_empty() && !expected.ends_with(b"\r\n") {
-            expected.extend_from_slice(b"\r\n");
-        }
+        let expected = line_ended(&body);
         prop_assert_eq!(got, expected);
         prop_assert_eq!(finals, vec![retr, stat]);
     }

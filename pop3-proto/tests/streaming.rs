@@ -1,138 +1,24 @@
 //! Streams very large RETR bodies through a [`Client`] and checks what comes out.
 //!
-//! The body is generated on the fly and never held in memory: one template block of 76-byte
-//! CRLF lines (about 3% of them starting with a stuffed dot) is repeated, then the `.` CRLF
-//! terminator follows. Every body chunk is checked against the expected unstuffed bytes,
-//! folded into a running checksum and dropped at once, as a real consumer would do.
+//! The body is generated on the fly and never held in memory (`support::body`): one template
+//! block of 76-byte CRLF lines (about 3% of them starting with a stuffed dot) is repeated,
+//! then the `.` CRLF terminator follows. Every body chunk is checked against the expected
+//! unstuffed bytes, folded into a running checksum and dropped at once, as a real consumer
+//! would do.
 //!
 //! What is checked: the unstuffed byte count, the checksum, exactly one `MultiEnd` at the very
 //! end, and that the receive buffer never grows past one read plus one line
 //! (`read size + Config::max_line_length`) whatever the body size.
 
-use pop3_proto::{Client, Command, Config, Event, Handle, Password, SessionState, UserName};
+mod support;
 
-/// Wire length of every body line, CRLF included.
-const LINE: usize = 76;
-/// Lines in the template block (861 * 76 = 65_436 bytes on the wire: not a divisor of the read
-/// size, so read boundaries drift over every position of a line).
-const LINES: usize = 861;
-/// Lines of the template that start with a stuffed dot (28 / 861 = 3.3%). With this count the
-/// unstuffed template is 65_408 bytes, a multiple of [`Checksum`]'s 32-byte block, so the
-/// expected checksum of `n` repetitions can be computed without generating them.
-const STUFFED: usize = 28;
-/// The status line that starts the RETR reply. Its length (21, which is 1 mod 4) puts some
-/// 64 KiB read boundaries between a CR and its LF, so the held-back-CR path is exercised.
-const RETR_OK: &[u8] = b"+OK message follows\r\n";
+use pop3_proto::{Client, Config, Event, Handle, SessionState};
+use support::body::{Source, Template, RETR_OK};
+use support::session::{feed_zero_copy, log_in_and_retr};
+
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 const GIB: usize = 1024 * MIB;
-
-/// A deterministic pseudo-random generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() >> 33) as usize % n
-    }
-}
-
-/// The template block as sent (dot-stuffed) and as it must come out (unstuffed).
-struct Template {
-    wire: Vec<u8>,
-    body: Vec<u8>,
-}
-
-fn template() -> Template {
-    const ALPHABET: &[u8] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-=+/";
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut stuffed = [false; LINES];
-    let mut chosen = 0;
-    while chosen < STUFFED {
-        let i = rng.below(LINES);
-        if !stuffed[i] {
-            stuffed[i] = true;
-            chosen += 1;
-        }
-    }
-    let mut wire = Vec::with_capacity(LINES * LINE);
-    let mut body = Vec::with_capacity(LINES * LINE);
-    for (i, &dot) in stuffed.iter().enumerate() {
-        let mut line = [0u8; LINE];
-        for b in &mut line[..LINE - 2] {
-            *b = ALPHABET[rng.below(ALPHABET.len())];
-        }
-        line[LINE - 2..].copy_from_slice(b"\r\n");
-        if dot {
-            // A body line that starts with a dot ("." or ".." and more), stuffed with one more.
-            line[0] = b'.';
-            line[1] = b'.';
-            if i % 3 == 0 {
-                line[2] = b'.';
-            }
-        } else if line[0] == b'.' {
-            line[0] = b'x';
-        }
-        if i % 97 == 5 {
-            // A bare LF followed by a dot is content in strict mode, never a line end.
-            line[30] = b'\n';
-            line[31] = b'.';
-        }
-        wire.extend_from_slice(&line);
-        body.extend_from_slice(if dot { &line[1..] } else { &line[..] });
-    }
-    assert_eq!(wire.len(), LINES * LINE);
-    assert_eq!(body.len(), LINES * LINE - STUFFED);
-    assert_eq!(body.len() % 32, 0);
-    Template { wire, body }
-}
-
-/// Produces `RETR_OK`, the template `reps` times, then `.` CRLF, in reads of any size.
-struct Source<'a> {
-    segments: [(&'a [u8], usize); 3],
-    segment: usize,
-    rep: usize,
-    offset: usize,
-}
-
-impl<'a> Source<'a> {
-    fn new(template: &'a [u8], reps: usize) -> Self {
-        Self {
-            segments: [(RETR_OK, 1), (template, reps), (b".\r\n", 1)],
-            segment: 0,
-            rep: 0,
-            offset: 0,
-        }
-    }
-
-    /// Fills as much of `out` as there is left; 0 at the end.
-    fn fill(&mut self, out: &mut [u8]) -> usize {
-        let mut n = 0;
-        while n < out.len() && self.segment < self.segments.len() {
-            let (data, reps) = self.segments[self.segment];
-            let take = (data.len() - self.offset).min(out.len() - n);
-            out[n..n + take].copy_from_slice(&data[self.offset..self.offset + take]);
-            n += take;
-            self.offset += take;
-            if self.offset == data.len() {
-                self.offset = 0;
-                self.rep += 1;
-                if self.rep == reps {
-                    self.rep = 0;
-                    self.segment += 1;
-                }
-            }
-        }
-        n
-    }
-}
 
 /// A running checksum that does not depend on how the stream is cut: four lanes of
 /// `h = h * K + word` (mod 2^64) over 32-byte blocks, the tail carried between updates.
@@ -229,7 +115,15 @@ struct Expected<'a> {
     position: u64,
 }
 
-impl Expected<'_> {
+impl<'a> Expected<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        Self {
+            body,
+            offset: 0,
+            position: 0,
+        }
+    }
+
     fn check(&mut self, mut chunk: &[u8]) {
         while !chunk.is_empty() {
             let take = (self.body.len() - self.offset).min(chunk.len());
@@ -303,37 +197,10 @@ impl Tally {
 /// Runs the login, then sends `RETR 1`. `feed` hands the server's bytes to the client.
 fn log_in(client: &mut Client, feed: &mut dyn FnMut(&mut Client, &[u8])) -> Handle {
     let mut wire = Vec::new();
-    feed(client, b"+OK POP3 server ready\r\n");
-    assert!(matches!(client.poll_event(), Ok(Some(Event::Greeting(_)))));
-    client
-        .send(Command::User(UserName::new("mrose").unwrap()))
-        .unwrap();
-    client.poll_transmit(&mut wire);
-    feed(client, b"+OK\r\n");
-    assert!(matches!(
-        client.poll_event(),
-        Ok(Some(Event::Status { .. }))
-    ));
-    client
-        .send(Command::Pass(Password::new("secret").unwrap()))
-        .unwrap();
-    client.poll_transmit(&mut wire);
-    feed(client, b"+OK maildrop has 1 message\r\n");
-    assert!(matches!(
-        client.poll_event(),
-        Ok(Some(Event::Status { .. }))
-    ));
-    assert_eq!(client.state(), SessionState::Transaction);
-    let retr = client.send(Command::Retr(1.try_into().unwrap())).unwrap();
-    client.poll_transmit(&mut wire);
+    let retr = log_in_and_retr(client, &mut wire, feed, b"+OK maildrop has 1 message\r\n");
     assert!(wire.ends_with(b"RETR 1\r\n"));
     assert!(matches!(client.poll_event(), Ok(None)));
     retr
-}
-
-fn feed_zero_copy(client: &mut Client, bytes: &[u8]) {
-    client.read_space()[..bytes.len()].copy_from_slice(bytes);
-    client.commit_read(bytes.len()).unwrap();
 }
 
 fn check_end(client: &mut Client, tally: &Tally, sum: &Checksum, expected: &Checksum) {
@@ -354,7 +221,7 @@ fn one_gib_retr_through_read_space() {
     let config = Config::default();
     assert_eq!((config.read_size, config.max_line_length), (READ, 512));
     let bound = READ + config.max_line_length;
-    let t = template();
+    let t = Template::with_traps();
     let reps = GIB.div_ceil(t.wire.len());
     let want = Checksum::of_repeated(&t.body, reps);
 
@@ -362,11 +229,7 @@ fn one_gib_retr_through_read_space() {
     let retr = log_in(&mut client, &mut feed_zero_copy);
     let mut source = Source::new(&t.wire, reps);
     let mut sum = Checksum::new();
-    let mut expected = Expected {
-        body: &t.body,
-        offset: 0,
-        position: 0,
-    };
+    let mut expected = Expected::new(&t.body);
     let mut tally = Tally::default();
     let (mut reads, mut reads_ending_in_cr, mut max_capacity) = (0u64, 0u64, 0);
     loop {
@@ -404,7 +267,7 @@ fn sixty_four_mib_retr_through_handle_input() {
     const READS: [usize; 5] = [65_537, 1_000, 1, 4_093, 3];
     let config = Config::default();
     let bound = 65_537 + config.max_line_length;
-    let t = template();
+    let t = Template::with_traps();
     let reps = (64 * MIB).div_ceil(t.wire.len());
     let want = Checksum::of_repeated(&t.body, reps);
 
@@ -413,11 +276,7 @@ fn sixty_four_mib_retr_through_handle_input() {
     let mut source = Source::new(&t.wire, reps);
     let mut buf = vec![0u8; 65_537];
     let mut sum = Checksum::new();
-    let mut expected = Expected {
-        body: &t.body,
-        offset: 0,
-        position: 0,
-    };
+    let mut expected = Expected::new(&t.body);
     let mut tally = Tally::default();
     let mut max_capacity = 0;
     for (reads, size) in READS.iter().cycle().enumerate() {
@@ -445,7 +304,7 @@ fn sixty_four_mib_retr_through_handle_input() {
 /// for repetitions agrees with hashing them, and it notices a changed or missing byte.
 #[test]
 fn checksum_is_chunking_invariant_and_sensitive() {
-    let t = template();
+    let t = Template::with_traps();
     let reps = 3;
     let want = Checksum::of_repeated(&t.body, reps);
     let stream: Vec<u8> = t.body.repeat(reps);

@@ -9,6 +9,14 @@ use bytes::BufMut;
 use memchr::memmem::Finder;
 
 /// One decision of the [`Unstuffer`] about the front of the input.
+///
+/// ```
+/// use pop3_proto::codec::dot::{Step, Unstuffer};
+/// let mut u = Unstuffer::new(false);
+/// assert_eq!(u.step(b"..x"), Step::SkipDot);
+/// assert_eq!(u.step(b".x\r\n.\r\n"), Step::Data(4));
+/// assert_eq!(u.step(b".\r\n"), Step::End(3));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// The first `n` bytes are body data (n > 0): hand them out and consume them.
@@ -208,32 +216,9 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
-    /// Runs the unstuffer over pieces, as the session does, returning body and consumed count.
-    fn run(pieces: &[&[u8]], bare_lf: bool) -> (Vec<u8>, Option<usize>) {
-        let mut u = Unstuffer::new(bare_lf);
-        let mut buf = Vec::new();
-        let mut body = Vec::new();
-        let mut consumed = 0;
-        for p in pieces {
-            buf.extend_from_slice(p);
-            loop {
-                match u.step(&buf) {
-                    Step::Data(n) => {
-                        assert!(n > 0);
-                        body.extend(buf.drain(..n));
-                        consumed += n;
-                    }
-                    Step::SkipDot => {
-                        buf.remove(0);
-                        consumed += 1;
-                    }
-                    Step::End(n) => return (body, Some(consumed + n)),
-                    Step::NeedMore => break,
-                }
-            }
-        }
-        (body, None)
-    }
+    // `run(pieces, bare_lf)`: the unstuffer over pieces, as the session does, returning the
+    // body and the consumed count. Shared with the integration tests.
+    include!("../../tests/support/unstuff.rs");
 
     #[test]
     fn bare_lf_dot_is_content_when_strict() {
