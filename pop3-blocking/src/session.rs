@@ -225,17 +225,20 @@ impl<S: Read + Write> Pop3<S> {
         Ok(())
     }
 
-    /// The next event, writing and reading as needed.
+    /// The next event, writing and reading as needed. Writes only when about to block on a
+    /// read, so that a pipelined batch goes out in a few large writes, not one per command.
     pub(crate) fn next_event(&mut self) -> Result<Event> {
         self.check_open()?;
         loop {
-            self.flush()?;
             match self.client.poll_event() {
                 Ok(Some(event)) => {
                     trace::received(&event);
                     return Ok(event);
                 }
-                Ok(None) => self.fill()?,
+                Ok(None) => {
+                    self.flush()?;
+                    self.fill()?;
+                }
                 Err(e) => return Err(self.close_with(e.into())),
             }
         }

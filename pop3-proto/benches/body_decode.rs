@@ -81,7 +81,9 @@ fn reply() -> Reply {
 
 /// A client in the TRANSACTION state with `RETR 1` sent.
 fn client() -> (Client, Handle) {
-    let mut client = Client::new(Config::default());
+    let mut config = Config::default();
+    config.read_size = READ;
+    let mut client = Client::new(config);
     let mut out = Vec::new();
     client.handle_input(b"+OK ready\r\n");
     client.poll_event().unwrap();

@@ -1300,7 +1300,9 @@ fn row_24_ten_megabyte_body_line_streams_in_bounded_memory() {
     let body = long_line(TOTAL);
 
     for use_read_space in [false, true] {
-        let mut client = logged_in(Config::default());
+        let mut config = Config::default();
+        config.read_size = PIECE;
+        let mut client = logged_in(config);
         let retr = exchange(
             &mut client,
             Command::Retr(n(1)),

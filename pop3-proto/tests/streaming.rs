@@ -218,8 +218,9 @@ fn check_end(client: &mut Client, tally: &Tally, sum: &Checksum, expected: &Chec
 #[test]
 fn one_gib_retr_through_read_space() {
     const READ: usize = 64 * KIB;
-    let config = Config::default();
-    assert_eq!((config.read_size, config.max_line_length), (READ, 512));
+    let mut config = Config::default();
+    config.read_size = READ;
+    assert_eq!(config.max_line_length, 512);
     let bound = READ + config.max_line_length;
     let t = Template::with_traps();
     let reps = GIB.div_ceil(t.wire.len());

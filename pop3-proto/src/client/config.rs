@@ -62,7 +62,9 @@ pub struct Config {
     pub keepalive_interval: Option<Duration>,
     /// The connection is already TLS (POP3S, port 995): STLS is refused locally.
     pub implicit_tls: bool,
-    /// How many bytes [`crate::Client::read_space`] offers at least (default 64 KiB).
+    /// How many bytes [`crate::Client::read_space`] offers at least (default 16 KiB: as fast
+    /// as 64 KiB for a gigabyte over loopback, and a quarter of the memory per session; the
+    /// receive buffer is about this size whatever the message size).
     pub read_size: usize,
     /// Opt-in leniencies (all off by default).
     pub lenient: Leniency,
@@ -83,7 +85,7 @@ impl Default for Config {
             response_timeout: None,
             keepalive_interval: None,
             implicit_tls: false,
-            read_size: 64 * 1024,
+            read_size: 16 * 1024,
             lenient: Leniency::default(),
         }
     }
