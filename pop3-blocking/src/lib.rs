@@ -29,6 +29,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+pub mod batch;
 mod connect;
 mod error;
 mod session;
@@ -37,8 +39,9 @@ pub mod tls;
 pub mod trace;
 mod transport;
 
+pub use batch::{BatchReport, Part};
 pub use connect::{Connector, TlsMode};
 pub use error::{Error, Result};
 pub use pop3_proto;
-pub use session::{BatchReport, MessageReader, Part, Pop3};
+pub use session::{MessageReader, Pop3};
 pub use transport::Transport;

@@ -1,5 +1,6 @@
 //! `Pop3`: the blocking session — one call per POP3 command, over any `Read + Write`.
 
+use crate::batch::{Batch, BatchReport, Part};
 use crate::trace;
 use crate::{Error, Result, Transport};
 use bytes::Bytes;
@@ -10,7 +11,6 @@ use pop3_proto::{
 };
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,25 +59,6 @@ impl<S: Read + Write> std::fmt::Debug for Pop3<S> {
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
-}
-
-/// A piece of a message body handed to a batch sink.
-#[derive(Debug)]
-pub enum Part<'a> {
-    /// More bytes of the message (dot-unstuffed, exactly as stored).
-    Data(&'a [u8]),
-    /// The message is complete.
-    End,
-}
-
-/// What a pipelined batch did, message by message.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct BatchReport {
-    /// Messages done, with their body size (0 for deletions).
-    pub done: Vec<(MsgNum, u64)>,
-    /// Messages the server refused, with its `-ERR` reply.
-    pub refused: Vec<(MsgNum, Status)>,
 }
 
 impl<S: Read + Write> Pop3<S> {
@@ -173,10 +154,6 @@ impl<S: Read + Write> Pop3<S> {
     }
 
     pub(crate) fn io_failure(&mut self, e: io::Error) -> Error {
-        self.io_error(e)
-    }
-
-    fn io_error(&mut self, e: io::Error) -> Error {
         let error = match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                 Error::Timeout(self.timeout.unwrap_or_default())
@@ -204,7 +181,7 @@ impl<S: Read + Write> Pop3<S> {
             .stream
             .write_all(&self.out)
             .and_then(|()| self.stream.flush());
-        result.map_err(|e| self.io_error(e))
+        result.map_err(|e| self.io_failure(e))
     }
 
     /// Reads once into the session's receive buffer (no intermediate copy).
@@ -220,7 +197,7 @@ impl<S: Read + Write> Pop3<S> {
             // is Truncated, never complete).
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.client.handle_eof(),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(self.io_error(e)),
+            Err(e) => return Err(self.io_failure(e)),
         }
         Ok(())
     }
@@ -563,7 +540,6 @@ impl<S: Read + Write> Pop3<S> {
             pop: self,
             handle,
             chunk: Bytes::new(),
-            started: false,
             done: false,
         })
     }
@@ -660,41 +636,15 @@ impl<S: Read + Write> Pop3<S> {
         mut each: impl FnMut(MsgNum, Event) -> io::Result<usize>,
     ) -> Result<BatchReport> {
         self.learn_capabilities()?;
-        let mut pending: VecDeque<(Handle, MsgNum, u64)> = VecDeque::new();
+        let mut batch = Batch::default();
         for &msg in msgs {
-            let handle = self.send(command(msg))?;
-            pending.push_back((handle, msg, 0));
+            batch.push(self.send(command(msg))?, msg);
         }
-        let mut report = BatchReport::default();
-        let mut sink_error = None;
-        while let Some(&(handle, msg, _)) = pending.front() {
+        while !batch.is_done() {
             let event = self.next_event()?;
-            if event.handle() != Some(handle) {
-                continue;
-            }
-            let is_final = event.is_final();
-            if let Event::Status { status, .. } = &event {
-                if !status.is_ok() {
-                    report.refused.push((msg, status.clone()));
-                    pending.pop_front();
-                    continue;
-                }
-            }
-            if sink_error.is_none() {
-                match each(msg, event) {
-                    Ok(n) => pending[0].2 += n as u64,
-                    Err(e) => sink_error = Some(e),
-                }
-            }
-            if is_final {
-                let (_, msg, size) = pending.pop_front().expect("front exists");
-                report.done.push((msg, size));
-            }
+            batch.on_event(event, &mut each);
         }
-        match sink_error {
-            Some(e) => Err(Error::Io(e)),
-            None => Ok(report),
-        }
+        batch.finish()
     }
 }
 
@@ -703,7 +653,6 @@ pub struct MessageReader<'a, S: Read + Write> {
     pop: &'a mut Pop3<S>,
     handle: Handle,
     chunk: Bytes,
-    started: bool,
     done: bool,
 }
 
@@ -724,7 +673,6 @@ impl<S: Read + Write> Read for MessageReader<'_, S> {
                 continue;
             }
             match event {
-                Event::MultiStart { .. } => self.started = true,
                 Event::BodyChunk { data, .. } => self.chunk = data,
                 Event::MultiEnd { .. } => {
                     self.done = true;

@@ -3,6 +3,7 @@
 
 use crate::Transport;
 use bytes::Bytes;
+use pop3_blocking::batch::Batch;
 use pop3_blocking::{trace, BatchReport, Error, Part, Result};
 use pop3_proto::sasl::Mechanism;
 use pop3_proto::{
@@ -12,7 +13,6 @@ use pop3_proto::{
 };
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
-use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
@@ -646,41 +646,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         mut each: impl FnMut(MsgNum, Event) -> io::Result<usize>,
     ) -> Result<BatchReport> {
         self.learn_capabilities().await?;
-        let mut pending: VecDeque<(Handle, MsgNum, u64)> = VecDeque::new();
+        let mut batch = Batch::default();
         for &msg in msgs {
-            let handle = self.send(command(msg)).await?;
-            pending.push_back((handle, msg, 0));
+            batch.push(self.send(command(msg)).await?, msg);
         }
-        let mut report = BatchReport::default();
-        let mut sink_error = None;
-        while let Some(&(handle, msg, _)) = pending.front() {
+        while !batch.is_done() {
             let event = self.next_event().await?;
-            if event.handle() != Some(handle) {
-                continue;
-            }
-            let is_final = event.is_final();
-            if let Event::Status { status, .. } = &event {
-                if !status.is_ok() {
-                    report.refused.push((msg, status.clone()));
-                    pending.pop_front();
-                    continue;
-                }
-            }
-            if sink_error.is_none() {
-                match each(msg, event) {
-                    Ok(n) => pending[0].2 += n as u64,
-                    Err(e) => sink_error = Some(e),
-                }
-            }
-            if is_final {
-                let (_, msg, size) = pending.pop_front().expect("front exists");
-                report.done.push((msg, size));
-            }
+            batch.on_event(event, &mut each);
         }
-        match sink_error {
-            Some(e) => Err(Error::Io(e)),
-            None => Ok(report),
-        }
+        batch.finish()
     }
 }
 
