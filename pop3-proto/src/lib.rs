@@ -96,8 +96,8 @@ mod text;
 pub use apop::apop_digest;
 pub use args::{ArgumentError, LangTag, MechanismName, Password, RawLine, UserName};
 pub use client::{
-    Client, Config, Error, Event, Handle, Instant, Leniency, LocalError, Pipelining, QuitOutcome,
-    RemoteError, SessionState,
+    Client, Config, Error, Event, Handle, Instant, Leniency, LocalError, LowSpeed, Pipelining,
+    QuitOutcome, RemoteError, SessionState,
 };
 pub use codec::capa::{Capabilities, Capability};
 pub use codec::greeting::{ApopTimestamp, Greeting};

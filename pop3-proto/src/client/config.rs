@@ -21,6 +21,34 @@ pub enum Pipelining {
     On,
 }
 
+/// The low-speed limit (like curl's `--speed-limit` and `--speed-time`): a session waiting
+/// for the server fails with [`crate::RemoteError::TooSlow`] when fewer than `bytes_per_second
+/// × time` bytes arrive in any period of `time`. Catches a server that trickles a byte a
+/// second, which a reply timeout (reset by every byte) never would.
+///
+/// ```
+/// use pop3_proto::{Config, LowSpeed};
+/// use core::time::Duration;
+///
+/// let mut config = Config::default();
+/// config.low_speed = Some(LowSpeed { bytes_per_second: 1000, time: Duration::from_secs(30) });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowSpeed {
+    /// The slowest acceptable average, in bytes per second.
+    pub bytes_per_second: u32,
+    /// Over how long the average is taken.
+    pub time: Duration,
+}
+
+impl LowSpeed {
+    /// The bytes that must arrive in one period of `time`.
+    pub(crate) fn bytes_per_period(self) -> u64 {
+        let millis = u64::try_from(self.time.as_millis()).unwrap_or(u64::MAX);
+        u64::from(self.bytes_per_second).saturating_mul(millis) / 1000
+    }
+}
+
 /// Everything configurable about a session. Start from `Config::default()` and change fields.
 ///
 /// ```
@@ -46,8 +74,17 @@ pub struct Config {
     pub max_sasl_line_length: usize,
     /// Most lines in a CAPA response (default 256).
     pub max_capa_lines: u64,
-    /// Most entries in a LIST, UIDL or LANG listing (default 10,000,000).
+    /// Most entries in a LIST, UIDL or LANG listing (default 10,000,000). Listings stream,
+    /// so this bounds time, not memory; see `max_collected_entries` for memory.
     pub max_listing_entries: u64,
+    /// Most entries a procedure collects into memory ([`crate::procedures::Collect`], the
+    /// drivers' `list()` and `uidl()`; default 100,000, about 10 MB of UIDL). Longer listings
+    /// are read to their end and dropped, and reported as too long: stream them instead.
+    pub max_collected_entries: u64,
+    /// Largest body a procedure collects into memory (the drivers' `retr()` and `top()`;
+    /// default 64 MiB). Larger bodies are read to their end and dropped, and reported as too
+    /// large: stream them instead.
+    pub max_collected_body: u64,
     /// Longest unique id (default 70, RFC 1939).
     pub max_uid_length: usize,
     /// Longest command, CRLF included (default 255, RFC 2449).
@@ -60,8 +97,13 @@ pub struct Config {
     /// Send NOOP after this long idle in the TRANSACTION state, so servers with short
     /// autologout timers keep the session. `None` by default.
     pub keepalive_interval: Option<Duration>,
+    /// Fail a session that receives less than this for too long (off by default).
+    pub low_speed: Option<LowSpeed>,
     /// The connection is already TLS (POP3S, port 995): STLS is refused locally.
     pub implicit_tls: bool,
+    /// Let the login procedures send credentials (USER/PASS, APOP, AUTH) over a connection
+    /// without TLS. Off by default: anyone on the path could read or crack them.
+    pub allow_plaintext_auth: bool,
     /// How many bytes [`crate::Client::read_space`] offers at least (default 16 KiB: as fast
     /// as 64 KiB for a gigabyte over loopback, and a quarter of the memory per session; the
     /// receive buffer is about this size whatever the message size).
@@ -79,12 +121,16 @@ impl Default for Config {
             max_sasl_line_length: 8192,
             max_capa_lines: 256,
             max_listing_entries: 10_000_000,
+            max_collected_entries: 100_000,
+            max_collected_body: 64 * 1024 * 1024,
             max_uid_length: 70,
             max_command_length: 255,
             max_sasl_rounds: 8,
             response_timeout: None,
             keepalive_interval: None,
+            low_speed: None,
             implicit_tls: false,
+            allow_plaintext_auth: false,
             read_size: 16 * 1024,
             lenient: Leniency::default(),
         }

@@ -2,14 +2,15 @@
 //! the head of the in-flight queue (its `Expect`); the parsers themselves are in
 //! [`crate::codec`]. Every state change goes through `SessionState::next` (state.rs).
 
-use super::pending::Expect;
-use super::{quote, Client, Event, QuitOutcome, RemoteError, SessionState, Transition};
+use super::pending::{Expect, Wire};
+use super::{quote, Client, Event, QuitOutcome, RemoteError, Secret, SessionState, Transition};
 use crate::codec::capa::{Capabilities, Capability};
 use crate::codec::dot::Step;
 use crate::codec::greeting::{sniff_protocol, Greeting, OtherProtocol};
 use crate::codec::line::{find_line, LineError, LineScan};
 use crate::codec::listing::{parse_scan_listing, parse_stat, parse_uid_listing, Uid};
 use crate::codec::status::{parse_status, Status};
+use crate::command::Command;
 use crate::text::ServerText;
 use crate::Handle;
 use alloc::vec::Vec;
@@ -56,11 +57,11 @@ impl Client {
     pub(super) fn decode(&mut self) -> Result<Option<Event>, RemoteError> {
         loop {
             let progress = match self.reading {
-                _ if self.state == SessionState::Closed => return Ok(None),
+                _ if self.state() == SessionState::Closed => return Ok(None),
                 Reading::Body => self.decode_body()?,
                 Reading::Lines { .. } => self.decode_listing_line()?,
                 Reading::DiscardLine => self.discard_line()?,
-                Reading::Status if self.state == SessionState::Greeting => {
+                Reading::Status if self.state() == SessionState::Greeting => {
                     self.decode_greeting()?
                 }
                 Reading::Status => self.decode_reply()?,
@@ -80,7 +81,7 @@ impl Client {
         }
         let head = self.in_flight.front().map(|p| p.expect);
         Err(match (self.reading, head) {
-            (_, _) if self.state == SessionState::Greeting => RemoteError::ConnectionClosed {
+            (_, _) if self.state() == SessionState::Greeting => RemoteError::ConnectionClosed {
                 when: "before sending its greeting",
             },
             (Reading::Body, _) => RemoteError::Truncated {
@@ -89,7 +90,7 @@ impl Client {
             (Reading::Lines { .. }, _) => RemoteError::Truncated { what: "a listing" },
             (_, Some(Expect::Quit)) => {
                 let handle = self.in_flight.pop_front().map(|p| p.handle);
-                self.close();
+                self.close()?;
                 return Ok(handle.map(|handle| Event::Closed {
                     handle,
                     outcome: QuitOutcome::Unknown,
@@ -105,14 +106,14 @@ impl Client {
         })
     }
 
-    fn close(&mut self) {
-        self.state = self.state.next(Transition::Closed);
+    fn close(&mut self) -> Result<(), RemoteError> {
+        self.apply(Transition::Closed)?;
         self.recv.clear();
         self.queue.clear();
         self.in_flight.clear();
         self.sasl = None;
-        self.response_deadline = None;
-        self.keepalive_deadline = None;
+        self.timers.clear();
+        Ok(())
     }
 
     /// Finds one line of at most `limit` bytes; `Ok(None)` if incomplete.
@@ -167,7 +168,7 @@ impl Client {
                 status: greeting.status().clone(),
             });
         }
-        self.state = self.state.next(Transition::Greeted);
+        self.apply(Transition::Greeted)?;
         self.greeting = Some(greeting.clone());
         Ok(Progress::Event(Event::Greeting(greeting)))
     }
@@ -343,17 +344,11 @@ impl Client {
         handle: Handle,
         status: Status,
     ) -> Result<Progress, RemoteError> {
-        self.in_flight.pop_front();
+        let pending = self.in_flight.pop_front();
         let ok = status.is_ok();
         match expect {
-            Expect::Login => {
-                self.awaiting = None;
-                if ok {
-                    self.state = self.state.next(Transition::LoggedIn);
-                }
-            }
+            Expect::Login if ok => self.apply(Transition::LoggedIn)?,
             Expect::Sasl => {
-                self.awaiting = None;
                 let exchange = self.sasl.take();
                 if let Some(error) = exchange.as_ref().and_then(|x| x.cancelled.clone()) {
                     return Err(error);
@@ -362,23 +357,19 @@ impl Client {
                     if let Some(mut exchange) = exchange {
                         exchange.mechanism.finish().map_err(RemoteError::Sasl)?;
                     }
-                    self.state = self.state.next(Transition::LoggedIn);
+                    self.apply(Transition::LoggedIn)?;
                 } else {
-                    self.state = self.state.next(Transition::SaslFailed);
+                    self.apply(Transition::SaslFailed)?;
                 }
             }
-            Expect::Stls => {
-                self.awaiting = None;
-                if ok {
-                    if !self.recv.is_empty() {
-                        return Err(RemoteError::DataAfterStls {
-                            data: quote(self.recv.data()),
-                        });
-                    }
-                    self.stls_used = true;
-                    self.state = self.state.next(Transition::StlsAccepted);
-                    return Ok(Progress::Event(Event::UpgradeToTls { handle }));
+            Expect::Stls if ok => {
+                if !self.recv.is_empty() {
+                    return Err(RemoteError::DataAfterStls {
+                        data: quote(self.recv.data()),
+                    });
                 }
+                self.apply(Transition::StlsAccepted)?;
+                return Ok(Progress::Event(Event::UpgradeToTls { handle }));
             }
             Expect::Quit => {
                 let outcome = if ok {
@@ -387,11 +378,27 @@ impl Client {
                     QuitOutcome::NotCommitted(status)
                 };
                 // Whatever follows QUIT's reply is ignored (BAD-INPUT row 15).
-                self.close();
+                self.close()?;
                 return Ok(Progress::Event(Event::Closed { handle, outcome }));
             }
             Expect::KeepAlive => return Ok(Progress::Continue),
+            Expect::Simple if ok && self.state() == SessionState::Transaction => {
+                match pending.as_ref().map(|p| &p.wire) {
+                    Some(Wire::Command(Command::Dele(n))) => {
+                        self.apply(Transition::Deleted(n.get()))?
+                    }
+                    Some(Wire::Command(Command::Rset)) => self.apply(Transition::Reset)?,
+                    _ => {}
+                }
+            }
             _ => {}
+        }
+        if pending.as_ref().is_some_and(|p| p.keyword() == "USER") {
+            self.apply(if ok {
+                Transition::UserAccepted
+            } else {
+                Transition::UserRefused
+            })?;
         }
         Ok(Progress::Event(Event::Status { handle, status }))
     }
@@ -433,7 +440,7 @@ impl Client {
         match response {
             Ok(response) => {
                 let encoded = base64::engine::general_purpose::STANDARD.encode(response.as_bytes());
-                let mut line = encoded.into_bytes();
+                let mut line = Secret::new(encoded.into_bytes());
                 line.extend_from_slice(b"\r\n");
                 exchange.outgoing = Some(line);
             }
@@ -445,7 +452,7 @@ impl Client {
     /// Sends `*` and remembers why: the exchange ends in `error` once the server answers.
     pub(super) fn cancel_sasl(&mut self, error: RemoteError) {
         if let Some(exchange) = self.sasl.as_mut() {
-            exchange.outgoing = Some(b"*\r\n".to_vec());
+            exchange.outgoing = Some(Secret::new(b"*\r\n".to_vec()));
             exchange.cancelled = Some(error);
         }
     }

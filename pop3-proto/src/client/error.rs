@@ -208,6 +208,27 @@ pub enum RemoteError {
         /// What we were waiting for.
         waiting_for: &'static str,
     },
+    /// Less than [`crate::Config::low_speed`] arrived for its whole period.
+    #[error("the server sent less than {bytes_per_second} bytes per second for {time:?} (Config::low_speed); the session is closed")]
+    TooSlow {
+        /// The limit.
+        bytes_per_second: u32,
+        /// Over how long.
+        time: core::time::Duration,
+    },
+    /// An STLS upgrade was abandoned between the server's `+OK` and the handshake (a
+    /// cancelled call): the connection can neither go on in plaintext nor become TLS.
+    #[error("an STLS upgrade was abandoned before the TLS handshake; the session is closed")]
+    TlsUpgradeAbandoned,
+    /// The session reached a state it has no rule for: a bug in this crate, not the server's
+    /// doing. The session is closed rather than continue in a state nobody designed.
+    #[error("internal error: no rule to {transition} in the {state} state; please report this bug in pop3-proto")]
+    InternalState {
+        /// The state.
+        state: SessionState,
+        /// What was attempted.
+        transition: &'static str,
+    },
     /// A SASL challenge was invalid, or there were too many: the exchange was cancelled.
     #[error("the SASL exchange was cancelled: {reason}")]
     SaslAborted {

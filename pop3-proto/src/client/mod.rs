@@ -24,8 +24,9 @@ mod pending;
 mod recv;
 mod state;
 mod time;
+mod timers;
 
-pub use config::{Config, Leniency, Pipelining};
+pub use config::{Config, Leniency, LowSpeed, Pipelining};
 pub use error::{Error, LocalError, RemoteError};
 pub use event::{Event, Handle, QuitOutcome};
 pub use state::SessionState;
@@ -36,18 +37,23 @@ use crate::args::{Password, UserName};
 use crate::codec::capa::Capabilities;
 use crate::codec::dot::Unstuffer;
 use crate::codec::greeting::Greeting;
-use crate::command::Command;
+use crate::command::{Command, MsgNum};
 use crate::sasl::Mechanism;
 use crate::text::ServerText;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use base64::Engine as _;
-use bytes::{BufMut, Bytes};
+use bytes::BufMut;
 use decode::Reading;
+use zeroize::Zeroizing;
+
+/// Bytes that hold a credential: wiped when dropped.
+pub(crate) type Secret = Zeroizing<Vec<u8>>;
 use pending::{Expect, Pending, Wire};
 use recv::RecvBuf;
-use state::Transition;
+use state::{Machine, Transition};
+use timers::Timers;
 
 /// How much of unexpected data errors quote.
 const QUOTE_BYTES: usize = 64;
@@ -59,7 +65,7 @@ struct SaslExchange {
     /// An initial response too long for the AUTH line, sent at the first (empty) challenge.
     deferred_initial: Option<crate::sasl::SaslResponse>,
     /// The next response line (base64 + CRLF), waiting for `poll_transmit`.
-    outgoing: Option<Vec<u8>>,
+    outgoing: Option<Secret>,
     /// Set when we sent `*`: the exchange ends in this error whatever the server answers.
     cancelled: Option<RemoteError>,
 }
@@ -96,7 +102,7 @@ struct SaslExchange {
 /// ```
 pub struct Client {
     config: Config,
-    state: SessionState,
+
     recv: RecvBuf,
     reading: Reading,
     unstuffer: Unstuffer,
@@ -111,28 +117,21 @@ pub struct Client {
     capabilities: Option<Capabilities>,
     capa_building: Capabilities,
     sasl: Option<SaslExchange>,
-    /// A command whose outcome decides what may follow (PASS, APOP, RPOP, AUTH, STLS).
-    awaiting: Option<&'static str>,
-    /// QUIT was accepted: nothing more may be sent.
-    closing: bool,
-    user_sent: bool,
-    tls_active: bool,
-    stls_used: bool,
+    /// The protocol state; changed only through [`Client::apply`].
+    machine: Machine,
     eof: bool,
     fatal: Option<RemoteError>,
-    activity: bool,
-    response_deadline: Option<Instant>,
-    keepalive_deadline: Option<Instant>,
+    timers: Timers,
 }
 
 impl core::fmt::Debug for Client {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
-            .field("state", &self.state)
+            .field("state", &self.machine.state())
             .field("queued", &self.queue.len())
             .field("in_flight", &self.in_flight.len())
             .field("buffered", &self.recv.data().len())
-            .field("tls", &self.tls_active)
+            .field("tls", &self.machine.tls_active())
             .field("fatal", &self.fatal)
             .finish_non_exhaustive()
     }
@@ -148,10 +147,9 @@ impl Client {
     /// ```
     pub fn new(config: Config) -> Self {
         let unstuffer = Unstuffer::new(config.lenient.bare_lf);
-        let tls_active = config.implicit_tls;
+        let machine = Machine::new(config.implicit_tls);
         Self {
             config,
-            state: SessionState::Greeting,
             recv: RecvBuf::new(),
             reading: Reading::Status,
             unstuffer,
@@ -163,16 +161,10 @@ impl Client {
             capabilities: None,
             capa_building: Capabilities::default(),
             sasl: None,
-            awaiting: None,
-            closing: false,
-            user_sent: false,
-            tls_active,
-            stls_used: false,
+            machine,
             eof: false,
             fatal: None,
-            activity: false,
-            response_deadline: None,
-            keepalive_deadline: None,
+            timers: Timers::default(),
         }
     }
 
@@ -180,7 +172,7 @@ impl Client {
 
     /// The session's state (as of the replies processed so far).
     pub fn state(&self) -> SessionState {
-        self.state
+        self.machine.state()
     }
 
     /// The greeting, once received (forgotten after STLS, as it came in plaintext).
@@ -200,7 +192,7 @@ impl Client {
 
     /// Whether the connection is TLS (implicit, or after STLS and the handshake).
     pub fn is_tls(&self) -> bool {
-        self.tls_active
+        self.machine.tls_active()
     }
 
     /// The sticky error, if the session has failed.
@@ -236,7 +228,82 @@ impl Client {
     /// assert_eq!(client.awaiting_reply(), Some("PASS"));
     /// ```
     pub fn awaiting_reply(&self) -> Option<&'static str> {
-        self.awaiting
+        // Nothing is accepted after such a command until its reply, so it is always last.
+        self.last_pending()
+            .filter(|p| matches!(p.expect, Expect::Login | Expect::Stls | Expect::Sasl))
+            .map(Pending::keyword)
+    }
+
+    /// QUIT was accepted: nothing more may be sent.
+    fn closing(&self) -> bool {
+        self.last_pending()
+            .is_some_and(|p| p.expect == Expect::Quit)
+            || matches!(self.state(), SessionState::Update | SessionState::Closed)
+    }
+
+    /// The command accepted last that is still queued or in flight.
+    fn last_pending(&self) -> Option<&Pending> {
+        self.queue.back().or(self.in_flight.back())
+    }
+
+    /// The messages the server confirmed as marked deleted (`+OK` to DELE) and that no RSET
+    /// has restored: what a `+OK` to QUIT will remove. Tracked by the session, whoever sent
+    /// the DELE (a batch abandoned midway included).
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config};
+    /// # let mut client = Client::new(Config::default());
+    /// # client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// # client.send(Command::User(pop3_proto::UserName::new("u").unwrap())).unwrap();
+    /// # client.poll_transmit(&mut Vec::new()); client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// # client.send(Command::Pass(pop3_proto::Password::new("p").unwrap())).unwrap();
+    /// # client.poll_transmit(&mut Vec::new()); client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// client.send(Command::Dele(2.try_into().unwrap())).unwrap();
+    /// client.poll_transmit(&mut Vec::new());
+    /// client.handle_input(b"+OK message 2 deleted\r\n");
+    /// client.poll_event().unwrap();
+    /// assert_eq!(client.marked_deleted().map(|m| m.get()).collect::<Vec<_>>(), [2]);
+    /// ```
+    pub fn marked_deleted(&self) -> impl Iterator<Item = MsgNum> + '_ {
+        self.machine
+            .deleted()
+            .iter()
+            .filter_map(|&n| MsgNum::new(n))
+    }
+
+    /// Withdraws every command accepted but not yet handed to
+    /// [`poll_transmit`](Self::poll_transmit), and returns how many.
+    ///
+    /// A caller that abandons what it was doing (a dropped future, an early return) calls
+    /// this so that nothing it queued — a PASS, a DELE, a QUIT — goes out afterwards.
+    /// Commands already transmitted stay in flight: their replies still arrive, in order.
+    /// [`crate::procedures`] do this when they start.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config};
+    /// let mut client = Client::new(Config::default());
+    /// client.send(Command::Capa).unwrap();
+    /// client.send(Command::Quit).unwrap();
+    /// assert_eq!(client.retract_unsent(), 2);
+    /// client.handle_input(b"+OK\r\n");
+    /// client.poll_event().unwrap();
+    /// let mut out = Vec::new();
+    /// assert_eq!(client.poll_transmit(&mut out), 0);
+    /// client.send(Command::Capa).unwrap(); // QUIT was withdrawn: the session is open
+    /// ```
+    pub fn retract_unsent(&mut self) -> usize {
+        let n = self.queue.len();
+        if self.queue.iter().any(|p| p.expect == Expect::Sasl) {
+            self.sasl = None;
+        }
+        self.queue.clear();
+        n
+    }
+
+    /// The handle the next accepted command will get: every event of a command accepted
+    /// before this point has a smaller handle.
+    pub fn next_handle(&self) -> Handle {
+        Handle(self.next_handle)
     }
 
     /// Commands accepted but not yet sent.
@@ -280,15 +347,7 @@ impl Client {
             }
             .into());
         }
-        match &command {
-            Command::User(_) => self.user_sent = true,
-            Command::Quit => self.closing = true,
-            _ => {}
-        }
         let expect = Expect::of(&command);
-        if matches!(expect, Expect::Login | Expect::Stls) {
-            self.awaiting = Some(command.keyword());
-        }
         Ok(self.enqueue(Wire::Command(command), expect))
     }
 
@@ -316,19 +375,19 @@ impl Client {
             .as_ref()
             .and_then(Greeting::apop_timestamp)
             .ok_or(LocalError::NoApopTimestamp)?;
-        let digest = apop_digest(timestamp, secret.as_bytes());
-        let mut line = Vec::with_capacity(name.as_bytes().len() + 40);
+        // The digest lets anyone who sees it try passwords offline: wiped after use.
+        let digest = Zeroizing::new(apop_digest(timestamp, secret.as_bytes()));
+        let mut line = Secret::new(Vec::with_capacity(name.as_bytes().len() + 40));
         crate::command::line(
-            &mut crate::command::BufSink(&mut line),
+            &mut crate::command::BufSink(&mut *line),
             b"APOP",
-            &[name.as_bytes(), &digest],
+            &[name.as_bytes(), &digest[..]],
         );
         self.check_length("APOP", line.len())?;
-        self.awaiting = Some("APOP");
         Ok(self.enqueue(
             Wire::Encoded {
                 keyword: "APOP",
-                line: Bytes::from(line),
+                line,
             },
             Expect::Login,
         ))
@@ -360,7 +419,7 @@ impl Client {
         self.check_login_allowed("AUTH")?;
         let name = mechanism.name();
         let initial = mechanism.initial_response().map_err(LocalError::Sasl)?;
-        let mut line = Vec::new();
+        let mut line = Secret::new(Vec::new());
         line.extend_from_slice(b"AUTH ");
         line.extend_from_slice(name.as_str().as_bytes());
         let bare_len = line.len() + 2;
@@ -371,8 +430,12 @@ impl Client {
             if initial.as_bytes().is_empty() {
                 line.push(b'=');
             } else {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(initial.as_bytes());
-                line.extend_from_slice(encoded.as_bytes());
+                let encoded = Secret::new(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(initial.as_bytes())
+                        .into_bytes(),
+                );
+                line.extend_from_slice(&encoded);
             }
             if line.len() + 2 > self.config.max_command_length {
                 // RFC 5034 §4: too long for the AUTH line; wait for the empty challenge.
@@ -381,11 +444,10 @@ impl Client {
             }
         }
         line.extend_from_slice(b"\r\n");
-        self.awaiting = Some("AUTH");
         let handle = self.enqueue(
             Wire::Encoded {
                 keyword: "AUTH",
-                line: Bytes::from(line),
+                line,
             },
             Expect::Sasl,
         );
@@ -403,10 +465,10 @@ impl Client {
         if let Some(e) = &self.fatal {
             return Err(e.clone().into());
         }
-        if self.closing || matches!(self.state, SessionState::Update | SessionState::Closed) {
+        if self.closing() {
             return Err(LocalError::Closed.into());
         }
-        if let Some(command) = self.awaiting {
+        if let Some(command) = self.awaiting_reply() {
             return Err(LocalError::AwaitingReply { command }.into());
         }
         Ok(())
@@ -425,7 +487,7 @@ impl Client {
 
     /// The state commands will meet: the greeting and a TLS handshake lead to AUTHORIZATION.
     fn projected_state(&self) -> SessionState {
-        match self.state {
+        match self.state() {
             SessionState::Greeting | SessionState::TlsHandshake => SessionState::Authorization,
             s => s,
         }
@@ -460,7 +522,11 @@ impl Client {
             }
             Command::Pass(_) | Command::Rpop(_) => {
                 self.check_login_allowed(keyword)?;
-                if !self.user_sent {
+                // After a USER that was accepted or is still pending (never after a refused
+                // one); the queues are short in AUTHORIZATION.
+                let after_user = self.machine.user_accepted()
+                    || self.queue.iter().chain(&self.in_flight).any(|p| p.keyword() == "USER");
+                if !after_user {
                     return Err(LocalError::NeedsUser { command: keyword });
                 }
             }
@@ -468,12 +534,12 @@ impl Client {
                 if state != S::Authorization {
                     return Err(wrong("; STLS must come before logging in"));
                 }
-                if self.tls_active {
+                if self.machine.tls_active() {
                     return Err(LocalError::TlsAlreadyActive {
                         reason: "the connection already uses TLS",
                     });
                 }
-                if self.stls_used {
+                if self.machine.stls_used() {
                     return Err(LocalError::TlsAlreadyActive {
                         reason: "STLS was already sent on this connection",
                     });
@@ -554,7 +620,7 @@ impl Client {
     pub fn poll_transmit(&mut self, out: &mut impl BufMut) -> usize {
         if self.fatal.is_some()
             || matches!(
-                self.state,
+                self.state(),
                 SessionState::Greeting | SessionState::TlsHandshake | SessionState::Closed
             )
         {
@@ -572,7 +638,7 @@ impl Client {
                 if let Some(head) = self.in_flight.front_mut() {
                     head.seq = self.transmitted;
                 }
-                self.activity = true;
+                self.timers.note_activity();
                 return line.len();
             }
         }
@@ -595,15 +661,20 @@ impl Client {
             written += len;
             self.transmitted += 1;
             pending.seq = self.transmitted;
-            match pending.expect {
-                Expect::Quit => self.state = self.state.next(Transition::QuitSent),
-                Expect::Sasl => self.state = self.state.next(Transition::SaslStarted),
-                _ => {}
-            }
+            let transition = match pending.expect {
+                Expect::Quit => Some(Transition::QuitSent),
+                Expect::Sasl => Some(Transition::SaslStarted),
+                _ => None,
+            };
             self.in_flight.push_back(pending);
+            if let Some(t) = transition {
+                if self.apply(t).is_err() {
+                    return written;
+                }
+            }
         }
         if written > 0 {
-            self.activity = true;
+            self.timers.note_activity();
         }
         written
     }
@@ -619,7 +690,7 @@ impl Client {
         }
         self.recv
             .extend(data, self.config.max_line_length, self.transmitted);
-        self.after_input();
+        self.after_input(data.len());
     }
 
     /// Space in the receive buffer to read into directly (at least `Config::read_size`
@@ -652,7 +723,7 @@ impl Client {
             return Ok(());
         }
         self.recv.commit(n, self.transmitted);
-        self.after_input();
+        self.after_input(n);
         Ok(())
     }
 
@@ -665,12 +736,12 @@ impl Client {
     }
 
     fn ignores_input(&self) -> bool {
-        self.fatal.is_some() || self.state == SessionState::Closed
+        self.fatal.is_some() || self.state() == SessionState::Closed
     }
 
-    fn after_input(&mut self) {
-        self.activity = true;
-        if self.state == SessionState::TlsHandshake {
+    fn after_input(&mut self, n: usize) {
+        self.timers.note_received(n);
+        if self.state() == SessionState::TlsHandshake {
             // Plaintext while TLS is being set up: never TLS data, possibly an injection.
             let data = quote(self.recv.data());
             self.fail(RemoteError::DataAfterStls { data });
@@ -683,9 +754,23 @@ impl Client {
         self.in_flight.clear();
         self.sasl = None;
         self.recv.clear();
-        self.response_deadline = None;
-        self.keepalive_deadline = None;
+        self.timers.clear();
         error
+    }
+
+    /// Moves the session through the one transition function. A transition it has no rule
+    /// for is a bug in this crate: the session fails (sticky) rather than guess.
+    pub(super) fn apply(&mut self, t: Transition) -> Result<(), RemoteError> {
+        match self.machine.apply(t) {
+            Ok(()) => Ok(()),
+            Err(invalid) => {
+                debug_assert!(false, "invalid transition {invalid:?}");
+                Err(self.fail(RemoteError::InternalState {
+                    state: invalid.from,
+                    transition: invalid.transition.name(),
+                }))
+            }
+        }
     }
 
     /// The next event, `Ok(None)` when more input is needed.
@@ -726,14 +811,13 @@ impl Client {
         if let Some(e) = &self.fatal {
             return Err(e.clone().into());
         }
-        if self.state != SessionState::TlsHandshake {
+        if self.state() != SessionState::TlsHandshake {
             return Err(LocalError::NoTlsUpgradePending.into());
         }
-        self.state = self.state.next(Transition::TlsEstablished);
-        self.tls_active = true;
+        self.apply(Transition::TlsEstablished)?;
         self.greeting = None;
         self.capabilities = None;
-        self.activity = true;
+        self.timers.note_activity();
         Ok(())
     }
 
@@ -756,10 +840,7 @@ impl Client {
     /// assert_eq!(client.poll_timeout(), None);
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.response_deadline, self.keepalive_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.timers.next_deadline(self.config.low_speed)
     }
 
     /// Tells the session the time: fires deadlines that have passed and arms new ones.
@@ -769,46 +850,59 @@ impl Client {
     /// calling it only when the timer fires makes them lenient by up to one interval.
     /// After it returns, `poll_timeout` is later than `now` or `None`: it never repeats a
     /// deadline that was handled.
+    ///
+    /// What fires: the response timeout ([`RemoteError::Timeout`]; for a QUIT, the outcome
+    /// [`QuitOutcome::Unknown`] instead), the low-speed limit ([`RemoteError::TooSlow`]),
+    /// and the keepalive (a NOOP is queued).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.fatal.is_some() || self.state == SessionState::Closed {
-            self.response_deadline = None;
-            self.keepalive_deadline = None;
+        if self.fatal.is_some() || self.state() == SessionState::Closed || self.eof {
+            self.timers.clear();
             return;
         }
-        let awaiting_reply = self.state == SessionState::Greeting || !self.in_flight.is_empty();
-        let idle = self.state == SessionState::Transaction
-            && self.in_flight.is_empty()
-            && self.queue.is_empty()
-            && !self.closing;
-        if core::mem::take(&mut self.activity) {
-            self.response_deadline = None;
-            self.keepalive_deadline = None;
-        }
-        if let Some(deadline) = self.response_deadline.filter(|_| awaiting_reply) {
-            if now >= deadline {
-                let waiting_for = match self.state {
-                    SessionState::Greeting => "waiting for the greeting",
-                    _ => "waiting for a reply",
-                };
+        let state = self.state();
+        let reply = match state {
+            SessionState::Greeting => Some("waiting for the greeting"),
+            SessionState::TlsHandshake => Some("waiting for the TLS handshake"),
+            _ if !self.in_flight.is_empty() => Some("waiting for a reply"),
+            _ => None,
+        };
+        let waiting = timers::Waiting {
+            reply,
+            counts_bytes: state != SessionState::TlsHandshake,
+            idle: state == SessionState::Transaction
+                && self.in_flight.is_empty()
+                && self.queue.is_empty(),
+        };
+        let fired = self.timers.on_time(
+            now,
+            waiting,
+            self.config.response_timeout,
+            self.config.keepalive_interval,
+            self.config.low_speed,
+        );
+        let quit_in_flight = self
+            .in_flight
+            .front()
+            .is_some_and(|p| p.expect == Expect::Quit);
+        match fired {
+            timers::Fired::Nothing => {}
+            // The QUIT's fate is unknown, not an error (BAD-INPUT row 16).
+            timers::Fired::Timeout(_) | timers::Fired::TooSlow(_) if quit_in_flight => {
+                self.eof = true;
+            }
+            timers::Fired::Timeout(waiting_for) => {
                 self.fail(RemoteError::Timeout { waiting_for });
-                return;
             }
-        }
-        if let Some(deadline) = self.keepalive_deadline.filter(|_| idle) {
-            if now >= deadline {
-                self.keepalive_deadline = None;
+            timers::Fired::TooSlow(limit) => {
+                self.fail(RemoteError::TooSlow {
+                    bytes_per_second: limit.bytes_per_second,
+                    time: limit.time,
+                });
+            }
+            timers::Fired::KeepAlive => {
                 self.enqueue(Wire::KeepAlive, Expect::KeepAlive);
-                return;
             }
         }
-        self.response_deadline = match self.config.response_timeout {
-            Some(t) if awaiting_reply => Some(self.response_deadline.unwrap_or(now + t)),
-            _ => None,
-        };
-        self.keepalive_deadline = match self.config.keepalive_interval {
-            Some(t) if idle => Some(self.keepalive_deadline.unwrap_or(now + t)),
-            _ => None,
-        };
     }
 }
 

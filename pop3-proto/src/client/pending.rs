@@ -1,18 +1,29 @@
 //! Commands accepted by the session, waiting to be sent or waiting for their reply.
 
+use super::Secret;
 use crate::command::{Command, MsgNum};
 use crate::Handle;
-use bytes::{BufMut, Bytes};
+use bytes::BufMut;
 
 /// What goes on the wire for one pending command.
-#[derive(Debug)]
 pub(crate) enum Wire {
     /// An ordinary command, encoded when it is sent.
     Command(Command),
-    /// A line built when accepted (APOP with its digest, AUTH with its initial response).
-    Encoded { keyword: &'static str, line: Bytes },
+    /// A line built when accepted (APOP with its digest, AUTH with its initial response):
+    /// both secrets, wiped on drop and never shown by `Debug`.
+    Encoded { keyword: &'static str, line: Secret },
     /// The session's own keepalive NOOP; its reply is not reported.
     KeepAlive,
+}
+
+impl core::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Command(c) => c.fmt(f),
+            Self::Encoded { keyword, .. } => write!(f, "{keyword} <redacted>"),
+            Self::KeepAlive => f.write_str("NOOP (keepalive)"),
+        }
+    }
 }
 
 /// The shape of the reply a pending command expects: the decoder is driven by this.
