@@ -113,19 +113,39 @@ byte_arg!(
     UserName, "user name", spaces: false
 );
 
-byte_arg!(
-    /// A password for PASS (or the secret APOP hashes). Spaces are allowed (RFC 1939 lets a
-    /// server read PASS's whole rest of line); CR, LF and NUL are not.
-    ///
-    /// `Debug` never shows the value:
-    ///
-    /// ```
-    /// use pop3_proto::Password;
-    /// let p = Password::new("tan staaf").unwrap();
-    /// assert_eq!(format!("{p:?}"), "Password(<redacted>)");
-    /// ```
-    Password, "password", spaces: true
-);
+/// A password for PASS (or the secret APOP hashes). Spaces are allowed (RFC 1939 lets a
+/// server read PASS's whole rest of line); CR, LF and NUL are not.
+///
+/// `Debug` never shows the value, and the bytes are wiped from memory when dropped:
+///
+/// ```
+/// use pop3_proto::Password;
+/// let p = Password::new("tan staaf").unwrap();
+/// assert_eq!(format!("{p:?}"), "Password(<redacted>)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(zeroize::Zeroizing<alloc::vec::Vec<u8>>);
+
+impl Password {
+    /// Validates a password.
+    pub fn new(value: impl AsRef<[u8]>) -> Result<Self, ArgumentError> {
+        let value = value.as_ref();
+        check(value, "password", true)?;
+        Ok(Self(zeroize::Zeroizing::new(value.to_vec())))
+    }
+
+    /// The password's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl TryFrom<&str> for Password {
+    type Error = ArgumentError;
+    fn try_from(value: &str) -> Result<Self, ArgumentError> {
+        Self::new(value)
+    }
+}
 
 impl fmt::Debug for UserName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

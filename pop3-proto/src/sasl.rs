@@ -19,12 +19,12 @@ use core::fmt;
 /// assert_eq!(format!("{r:?}"), "SaslResponse(<redacted, 12 bytes>)");
 /// ```
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct SaslResponse(Vec<u8>);
+pub struct SaslResponse(zeroize::Zeroizing<Vec<u8>>);
 
 impl SaslResponse {
-    /// Wraps response bytes (before base64).
+    /// Wraps response bytes (before base64). They are wiped from memory when dropped.
     pub fn new(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+        Self(zeroize::Zeroizing::new(bytes))
     }
 
     /// The raw response bytes.
@@ -148,7 +148,7 @@ impl Plain {
         message.push(0);
         message.extend_from_slice(password.as_bytes());
         Ok(Self {
-            message: SaslResponse(message),
+            message: SaslResponse::new(message),
             sent: false,
         })
     }

@@ -23,7 +23,7 @@ const QUOTE_LIMIT: usize = 160;
 /// assert_eq!(text.as_bytes(), b"ready \x1b[31mred\xff");
 /// assert_eq!(text.to_string(), r"ready \x1b[31mred\xff");
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ServerText(Bytes);
 
 impl ServerText {

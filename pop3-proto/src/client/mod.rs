@@ -525,7 +525,11 @@ impl Client {
                 // After a USER that was accepted or is still pending (never after a refused
                 // one); the queues are short in AUTHORIZATION.
                 let after_user = self.machine.user_accepted()
-                    || self.queue.iter().chain(&self.in_flight).any(|p| p.keyword() == "USER");
+                    || self
+                        .queue
+                        .iter()
+                        .chain(&self.in_flight)
+                        .any(|p| p.keyword() == "USER");
                 if !after_user {
                     return Err(LocalError::NeedsUser { command: keyword });
                 }

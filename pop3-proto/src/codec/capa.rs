@@ -4,6 +4,7 @@
 //! (`LOGIN-DELAY abc`, `EXPIRE -1`), is kept as [`Capability::Other`] (BAD-INPUT row 36).
 
 use crate::text::ServerText;
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 /// One capability line.
@@ -198,6 +199,9 @@ pub struct Capabilities {
     pub auth_resp_code: bool,
     /// Lines this crate does not interpret, as sent.
     pub other: Vec<ServerText>,
+    /// The mechanisms in `sasl`, for de-duplication in O(log n): a server listing thousands
+    /// must not cost quadratic time.
+    sasl_seen: BTreeSet<ServerText>,
 }
 
 impl Capabilities {
@@ -208,7 +212,7 @@ impl Capabilities {
             Capability::User => self.user = true,
             Capability::Sasl(mechs) => {
                 for m in mechs {
-                    if !self.sasl.contains(&m) {
+                    if self.sasl_seen.insert(m.clone()) {
                         self.sasl.push(m);
                     }
                 }
@@ -328,6 +332,20 @@ impl FromIterator<Capability> for Capabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_sasl_mechanisms_are_deduplicated_without_quadratic_work() {
+        // 200,000 distinct names (and each once more): a linear scan per name would make
+        // 2 * 10^10 comparisons here; the set makes a few million.
+        let names: Vec<ServerText> = (0..200_000u32)
+            .map(|i| ServerText::from_slice(alloc::format!("X-MECH-{i}").as_bytes()))
+            .collect();
+        let mut caps = Capabilities::default();
+        caps.add(Capability::Sasl(names.clone()));
+        caps.add(Capability::Sasl(names));
+        assert_eq!(caps.sasl.len(), 200_000);
+        assert!(caps.has_sasl(b"x-mech-199999"));
+    }
 
     #[test]
     fn rfc_2449_example_and_oddities() {
