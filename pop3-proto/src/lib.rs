@@ -90,6 +90,7 @@ mod args;
 mod client;
 pub mod codec;
 mod command;
+pub mod procedures;
 pub mod sasl;
 mod text;
 

@@ -81,6 +81,16 @@ pub enum LocalError {
     /// The SASL mechanism failed before anything was sent.
     #[error(transparent)]
     Sasl(#[from] SaslError),
+    /// A login procedure would send credentials over a connection without TLS.
+    #[error("{what} over a connection without TLS would expose the password to anyone on the path; connect with TLS, or set Config::allow_plaintext_auth (the drivers' allow_insecure_auth) if you accept that")]
+    PlaintextAuth {
+        /// What would have been sent (USER/PASS, APOP, AUTH).
+        what: &'static str,
+    },
+    /// A procedure that asked for a TLS handshake was stepped again before
+    /// [`crate::procedures::TlsUpgrade::established`] was called.
+    #[error("finish the TLS handshake and call TlsUpgrade::established before stepping the procedure again")]
+    TlsUpgradePending,
     /// More bytes were committed than [`crate::Client::read_space`] handed out.
     #[error("commit_read({committed}) is larger than the {available} bytes read_space returned")]
     CommitTooLarge {
@@ -215,6 +225,13 @@ pub enum RemoteError {
         bytes_per_second: u32,
         /// Over how long.
         time: core::time::Duration,
+    },
+    /// TLS was required and the server cannot provide it: the session is closed so that
+    /// nothing more goes out in plaintext (BAD-INPUT row 38).
+    #[error("TLS is required but {reason}; refusing to continue in plaintext")]
+    TlsUnavailable {
+        /// Why (CAPA refused, no STLS listed, STLS refused).
+        reason: &'static str,
     },
     /// An STLS upgrade was abandoned between the server's `+OK` and the handshake (a
     /// cancelled call): the connection can neither go on in plaintext nor become TLS.

@@ -316,6 +316,23 @@ impl Client {
         self.in_flight.len()
     }
 
+    /// How many more commands could be accepted now and still go out at the next
+    /// [`poll_transmit`](Self::poll_transmit) without waiting for a reply: the pipelining
+    /// window minus what is queued or in flight (0 or 1 when not pipelining). Batches queue
+    /// only this many, so their unsent rest stays with them, not in the session.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config};
+    /// let mut client = Client::new(Config::default());
+    /// assert_eq!(client.window_room(), 1); // not pipelining (yet)
+    /// client.send(Command::Capa).unwrap();
+    /// assert_eq!(client.window_room(), 0);
+    /// ```
+    pub fn window_room(&self) -> usize {
+        self.window()
+            .saturating_sub(self.queue.len() + self.in_flight.len())
+    }
+
     /// Capacity of the receive buffer in bytes (for monitoring memory bounds).
     pub fn receive_buffer_capacity(&self) -> usize {
         self.recv.capacity()
@@ -752,7 +769,8 @@ impl Client {
         }
     }
 
-    fn fail(&mut self, error: RemoteError) -> RemoteError {
+    /// Makes `error` the session's sticky error: nothing more is sent or decoded.
+    pub(crate) fn fail(&mut self, error: RemoteError) -> RemoteError {
         self.fatal = Some(error.clone());
         self.queue.clear();
         self.in_flight.clear();
