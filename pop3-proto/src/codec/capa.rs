@@ -168,7 +168,7 @@ fn parse_expire(args: &[&[u8]]) -> Option<Capability> {
 /// assert!(caps.has_sasl(b"LOGIN"));
 /// assert_eq!(caps.other.len(), 1);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Capabilities {
     /// `TOP` was listed.
@@ -200,8 +200,62 @@ pub struct Capabilities {
     /// Lines this crate does not interpret, as sent.
     pub other: Vec<ServerText>,
     /// The mechanisms in `sasl`, for de-duplication in O(log n): a server listing thousands
-    /// must not cost quadratic time.
+    /// must not cost quadratic time. An index only: not part of equality or `Debug`.
     sasl_seen: BTreeSet<ServerText>,
+}
+
+impl Capabilities {
+    /// Every field but the de-duplication index, for `PartialEq` and `Debug`.
+    #[allow(clippy::type_complexity)]
+    fn fields(
+        &self,
+    ) -> (
+        (bool, bool, &[ServerText], bool, Option<(u32, bool)>, bool),
+        (Option<(Option<u32>, bool)>, bool, &Option<ServerText>, bool),
+        (Option<bool>, bool, bool, &[ServerText]),
+    ) {
+        (
+            (
+                self.top,
+                self.user,
+                &self.sasl,
+                self.resp_codes,
+                self.login_delay,
+                self.pipelining,
+            ),
+            (self.expire, self.uidl, &self.implementation, self.stls),
+            (self.utf8, self.lang, self.auth_resp_code, &self.other),
+        )
+    }
+}
+
+impl PartialEq for Capabilities {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields() == other.fields()
+    }
+}
+
+impl Eq for Capabilities {}
+
+impl core::fmt::Debug for Capabilities {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Capabilities")
+            .field("top", &self.top)
+            .field("user", &self.user)
+            .field("sasl", &self.sasl)
+            .field("resp_codes", &self.resp_codes)
+            .field("login_delay", &self.login_delay)
+            .field("pipelining", &self.pipelining)
+            .field("expire", &self.expire)
+            .field("uidl", &self.uidl)
+            .field("implementation", &self.implementation)
+            .field("stls", &self.stls)
+            .field("utf8", &self.utf8)
+            .field("lang", &self.lang)
+            .field("auth_resp_code", &self.auth_resp_code)
+            .field("other", &self.other)
+            .finish()
+    }
 }
 
 impl Capabilities {
@@ -211,6 +265,10 @@ impl Capabilities {
             Capability::Top => self.top = true,
             Capability::User => self.user = true,
             Capability::Sasl(mechs) => {
+                if self.sasl_seen.len() != self.sasl.len() {
+                    // `sasl` was set by hand: index it again.
+                    self.sasl_seen = self.sasl.iter().cloned().collect();
+                }
                 for m in mechs {
                     if self.sasl_seen.insert(m.clone()) {
                         self.sasl.push(m);
