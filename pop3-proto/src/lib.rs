@@ -90,6 +90,9 @@ mod args;
 mod client;
 pub mod codec;
 mod command;
+#[cfg(feature = "driver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
+pub mod driver;
 pub mod procedures;
 pub mod sasl;
 mod text;

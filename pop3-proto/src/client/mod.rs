@@ -122,6 +122,7 @@ pub struct Client {
     eof: bool,
     fatal: Option<RemoteError>,
     timers: Timers,
+    observer: Option<fn(&Event)>,
 }
 
 impl core::fmt::Debug for Client {
@@ -165,6 +166,7 @@ impl Client {
             eof: false,
             fatal: None,
             timers: Timers::default(),
+            observer: None,
         }
     }
 
@@ -203,6 +205,12 @@ impl Client {
     /// The settings this session runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Lets (or stops letting) the login procedures send credentials over a connection
+    /// without TLS: [`Config::allow_plaintext_auth`] for a running session.
+    pub fn set_allow_plaintext_auth(&mut self, allow: bool) {
+        self.config.allow_plaintext_auth = allow;
     }
 
     /// Whether commands currently go out without waiting for earlier replies (pipelining is
@@ -292,12 +300,13 @@ impl Client {
     /// client.send(Command::Capa).unwrap(); // QUIT was withdrawn: the session is open
     /// ```
     pub fn retract_unsent(&mut self) -> usize {
-        let n = self.queue.len();
         if self.queue.iter().any(|p| p.expect == Expect::Sasl) {
             self.sasl = None;
         }
-        self.queue.clear();
-        n
+        let before = self.queue.len();
+        // The session's own keepalive NOOP stays: it is nobody's to withdraw.
+        self.queue.retain(|p| p.expect == Expect::KeepAlive);
+        before - self.queue.len()
     }
 
     /// The handle the next accepted command will get: every event of a command accepted
@@ -803,9 +812,29 @@ impl Client {
             return Err(e.clone().into());
         }
         match self.decode() {
-            Ok(event) => Ok(event),
+            Ok(event) => {
+                if let (Some(observe), Some(event)) = (self.observer, &event) {
+                    observe(event);
+                }
+                Ok(event)
+            }
             Err(e) => Err(self.fail(e).into()),
         }
+    }
+
+    /// Calls `observer` with every event [`poll_event`](Self::poll_event) hands out —
+    /// whoever takes it, a procedure included. For protocol traces (the drivers log through
+    /// it); `None` removes it.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Config, Event};
+    /// let mut client = Client::new(Config::default());
+    /// client.set_observer(Some(|event: &Event| assert!(matches!(event, Event::Greeting(_)))));
+    /// client.handle_input(b"+OK\r\n");
+    /// client.poll_event().unwrap();
+    /// ```
+    pub fn set_observer(&mut self, observer: Option<fn(&Event)>) {
+        self.observer = observer;
     }
 
     // ----- TLS ----------------------------------------------------------------------------

@@ -70,7 +70,7 @@ pub use batch::{Batch, BatchItem, BatchReport};
 pub use collect::{Collect, Collected};
 pub use exchange::{Exchange, Multi};
 pub use login::{Credentials, Login};
-pub use session::{Greet, Quit};
+pub use session::{Greet, Idle, Quit};
 pub use stls::StartTls;
 
 use crate::client::Client;

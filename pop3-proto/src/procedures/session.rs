@@ -111,3 +111,43 @@ impl Procedure for Quit {
         Ok(Step::Io)
     }
 }
+
+/// Lets the session's own traffic finish — the keepalive NOOP that
+/// [`Client::handle_timeout`] queues after [`Config::keepalive_interval`] idle, and its
+/// reply — and ends when nothing is queued or in flight. For drivers that only run while
+/// their caller calls them (a blocking driver between calls).
+///
+/// [`Config::keepalive_interval`]: crate::Config::keepalive_interval
+///
+/// ```
+/// use pop3_proto::procedures::{Idle, Procedure, Step};
+/// use pop3_proto::{Client, Config};
+/// let mut client = Client::new(Config::default());
+/// client.handle_input(b"+OK\r\n");
+/// client.poll_event().unwrap();
+/// assert!(matches!(Idle::new().step(&mut client).unwrap(), Step::Done(())));
+/// ```
+#[derive(Debug, Default)]
+pub struct Idle {
+    _private: (),
+}
+
+impl Idle {
+    /// Waits for the session's own traffic.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Procedure for Idle {
+    type Item = Infallible;
+    type Output = ();
+
+    fn step(&mut self, client: &mut Client) -> Result<Step<Infallible, ()>, Error> {
+        while client.poll_event()?.is_some() {}
+        if client.queued() == 0 && client.in_flight() == 0 {
+            return Ok(Step::Done(()));
+        }
+        Ok(Step::Io)
+    }
+}
