@@ -3,8 +3,12 @@
 //! Everything Python's `poplib` does, one call away, on top of the sans-IO
 //! [`pop3_proto`] core: implicit TLS (the default) and required STLS via `rustls`, USER/PASS,
 //! APOP, RPOP, SASL, STAT, LIST, UIDL, RETR and TOP streamed in constant memory, DELE, RSET,
-//! NOOP, CAPA, UTF8, LANG, pipelined batches, typed `-ERR` response codes, timeouts, and a
-//! redacted protocol trace through `tracing`.
+//! NOOP, CAPA, UTF8, LANG, pipelined batches, typed `-ERR` response codes, timeouts (reply,
+//! low-speed, keepalive), and a redacted protocol trace through `tracing`.
+//!
+//! This crate is only I/O: every protocol rule lives in the core's
+//! [`procedures`](pop3_proto::procedures), which [`Pop3`] runs over a socket with the core's
+//! [`Pump`](pop3_proto::driver::Pump). `pop3-tokio` runs the very same procedures.
 //!
 //! ```no_run
 //! use pop3_blocking::{Pop3, Part};
@@ -29,19 +33,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[doc(hidden)]
-pub mod batch;
 mod connect;
-mod error;
 mod session;
-pub mod tls;
-#[doc(hidden)]
-pub mod trace;
 mod transport;
 
-pub use batch::{BatchReport, Part};
-pub use connect::{Connector, TlsMode};
-pub use error::{Error, Result};
+pub use connect::Connector;
 pub use pop3_proto;
+pub use pop3_proto::driver::{tls, Error, Part, Result, TlsMode};
+pub use pop3_proto::procedures::BatchReport;
 pub use session::{MessageReader, Pop3};
 pub use transport::Transport;

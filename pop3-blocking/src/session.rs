@@ -1,13 +1,17 @@
-//! `Pop3`: the blocking session — one call per POP3 command, over any `Read + Write`.
+//! `Pop3`: the blocking session — each call runs one of the core's procedures over a
+//! `Read + Write` stream.
 
-use crate::batch::{Batch, BatchReport, Part};
-use crate::trace;
-use crate::{Error, Result, Transport};
+use crate::{BatchReport, Error, Part, Result, Transport};
 use bytes::Bytes;
+use pop3_proto::driver::{Finish, Pump};
+use pop3_proto::procedures::{
+    Batch, BatchItem, Collect, Credentials, Exchange, Greet, Idle, Login, Multi, Procedure, Quit,
+    Step,
+};
 use pop3_proto::sasl::Mechanism;
 use pop3_proto::{
-    Capabilities, Client, Command, Config, Event, Greeting, Handle, LangTag, MsgNum, Password,
-    QuitOutcome, RawLine, ScanListing, ServerText, SessionState, Stat, Status, Uid, UserName,
+    Capabilities, Client, Config, Greeting, LangTag, MsgNum, Password, QuitOutcome, RawLine,
+    ScanListing, ServerText, Stat, Status, Uid, UserName,
 };
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
@@ -15,9 +19,27 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What the driver can do with a stream beyond `Read + Write`.
+pub(crate) struct Hooks<S> {
+    /// Reads what is already waiting, without blocking.
+    pub(crate) read_now: fn(&mut S, &mut [u8]) -> io::Result<usize>,
+    /// Bounds the next read.
+    pub(crate) read_timeout: fn(&S, Option<Duration>) -> io::Result<()>,
+}
+
+impl<S> Hooks<S> {
+    /// For a stream the driver knows nothing about: no peeking, no timeouts of its own.
+    fn opaque() -> Self {
+        Self {
+            read_now: |_, _| Err(io::ErrorKind::WouldBlock.into()),
+            read_timeout: |_, _| Ok(()),
+        }
+    }
+}
+
 /// A POP3 session over a blocking stream.
 ///
-/// Every method sends one command and waits for its reply; `-ERR` comes back as
+/// Every method runs one procedure of the core and waits for its end; `-ERR` comes back as
 /// [`Error::Server`] with its response code, and the session goes on. Any other error
 /// (I/O, TLS, timeout, protocol violation) closes the session for good: later calls return
 /// [`Error::Closed`] and nothing more is sent. Dropping a `Pop3` never sends QUIT, so nothing
@@ -30,24 +52,19 @@ use std::time::Duration;
 /// let mut pop = Pop3::connect_tls("pop.example.com", 995)?;
 /// pop.login("alice", "secret")?;
 /// let stat = pop.stat()?;
-/// for entry in pop.list()? {
+/// pop.list_each(|entry| {
 ///     let mut file = std::fs::File::create(format!("{}.eml", entry.msg))?;
-///     pop.retr_to(entry.msg, &mut file)?;
-/// }
-/// println!("{} messages fetched", stat.count);
+///     println!("{} is {} bytes", entry.msg, entry.size);
+///     Ok(())
+/// })?;
+/// println!("{} messages", stat.count);
 /// assert!(pop.quit()?.is_committed());
 /// # Ok(()) }
 /// ```
 pub struct Pop3<S: Read + Write = Transport> {
     pub(crate) stream: S,
-    pub(crate) client: Client,
-    out: Vec<u8>,
-    /// A reply a dropped reader did not finish; it is skipped before the next command.
-    unfinished: Option<Handle>,
-    pub(crate) closed: Option<String>,
-    pub(crate) timeout: Option<Duration>,
-    allow_insecure_auth: bool,
-    greeting: Option<Greeting>,
+    pub(crate) pump: Pump,
+    pub(crate) hooks: Hooks<S>,
     /// What STLS needs: the TLS configuration and the name to verify.
     pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
 }
@@ -55,8 +72,7 @@ pub struct Pop3<S: Read + Write = Transport> {
 impl<S: Read + Write> std::fmt::Debug for Pop3<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pop3")
-            .field("client", &self.client)
-            .field("closed", &self.closed)
+            .field("pump", &self.pump)
             .finish_non_exhaustive()
     }
 }
@@ -64,7 +80,8 @@ impl<S: Read + Write> std::fmt::Debug for Pop3<S> {
 impl<S: Read + Write> Pop3<S> {
     /// Starts a session over any connected stream (a custom transport, a test double) and
     /// reads the greeting. `config.implicit_tls` tells the core whether `stream` is already
-    /// encrypted.
+    /// encrypted; `config.response_timeout` is not enforced on such a stream (the driver
+    /// cannot bound its reads), so give it timeouts of its own.
     ///
     /// ```
     /// use pop3_blocking::Pop3;
@@ -85,43 +102,35 @@ impl<S: Read + Write> Pop3<S> {
     /// # Ok::<(), pop3_blocking::Error>(())
     /// ```
     pub fn from_stream(stream: S, config: Config) -> Result<Self> {
-        Self::from_stream_with_timeout(stream, config, None)
+        Self::with_hooks(stream, config, None, Hooks::opaque())
     }
 
-    /// As [`from_stream`](Self::from_stream); `timeout` is the stream's read/write timeout,
-    /// named in [`Error::Timeout`].
-    pub(crate) fn from_stream_with_timeout(
+    pub(crate) fn with_hooks(
         stream: S,
         config: Config,
         timeout: Option<Duration>,
+        hooks: Hooks<S>,
     ) -> Result<Self> {
         let mut pop = Self {
             stream,
-            client: Client::new(config),
-            out: Vec::new(),
-            unfinished: None,
-            closed: None,
-            timeout,
-            allow_insecure_auth: false,
-            greeting: None,
+            pump: Pump::new(config, timeout),
+            hooks,
             tls: None,
         };
-        loop {
-            if let Event::Greeting(g) = pop.next_event()? {
-                pop.greeting = Some(g);
-                return Ok(pop);
-            }
-        }
+        pop.run(Greet::new(), |never| match never {})?;
+        Ok(pop)
     }
 
-    /// The server's greeting (poplib's `getwelcome`).
+    /// The server's greeting (poplib's `getwelcome`). `None` after STLS: the one received in
+    /// plaintext could have been written by an attacker, and servers send no new one.
     pub fn greeting(&self) -> Option<&Greeting> {
-        self.greeting.as_ref()
+        self.pump.client().greeting()
     }
 
-    /// The sans-IO session underneath (state, capabilities, configuration).
+    /// The sans-IO session underneath (state, capabilities, configuration, the messages
+    /// marked deleted).
     pub fn session(&self) -> &Client {
-        &self.client
+        self.pump.client()
     }
 
     /// The stream underneath.
@@ -129,183 +138,89 @@ impl<S: Read + Write> Pop3<S> {
         &self.stream
     }
 
-    /// Allows APOP, USER/PASS and SASL over a connection without TLS. Off by default for APOP
-    /// and SASL; USER/PASS over plaintext is what [`Pop3::connect_plain_insecure`] asks for.
+    /// Allows USER/PASS, APOP and SASL over a connection without TLS (off by default; see
+    /// [`Config::allow_plaintext_auth`]). [`Pop3::connect_plain_insecure`] turns it on.
     pub fn allow_insecure_auth(&mut self, allow: bool) {
-        self.allow_insecure_auth = allow;
+        self.pump.client_mut().set_allow_plaintext_auth(allow);
     }
 
-    // ----- the driver loop --------------------------------------------------------------
+    // ----- the pump -----------------------------------------------------------------------
 
-    /// Fails at once if the session is closed.
-    fn check_open(&self) -> Result<()> {
-        match &self.closed {
-            Some(why) => Err(Error::Closed(why.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// Remembers a fatal error so that every later call reports it, and returns it.
-    pub(crate) fn close_with(&mut self, error: Error) -> Error {
-        if !error.is_recoverable() {
-            self.closed = Some(error.to_string());
-        }
-        error
-    }
-
-    pub(crate) fn io_failure(&mut self, e: io::Error) -> Error {
-        let error = match e.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                Error::Timeout(self.timeout.unwrap_or_default())
+    /// Does one round of the I/O the pump asks for.
+    fn io(&mut self) {
+        if self.pump.wants_input_check() {
+            let result = (self.hooks.read_now)(&mut self.stream, self.pump.read_space());
+            self.pump.read_done(result);
+        } else if !self.pump.output().is_empty() {
+            let n = self.pump.output().len();
+            let result = self.stream.write_all(self.pump.output());
+            let result = result.and_then(|()| self.stream.flush()).map(|()| n);
+            self.pump.write_done(result);
+        } else {
+            let timeout = self.pump.read_timeout();
+            if let Err(e) = (self.hooks.read_timeout)(&self.stream, timeout) {
+                return self.pump.read_done(Err(e));
             }
-            _ => match e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            {
-                Some(tls) => Error::Tls(tls.clone()),
-                None => Error::Io(e),
-            },
-        };
-        self.close_with(error)
-    }
-
-    /// Writes whatever the session has to send.
-    fn flush(&mut self) -> Result<()> {
-        self.out.clear();
-        let in_sasl = self.client.state() == SessionState::Sasl;
-        if self.client.poll_transmit(&mut self.out) == 0 {
-            return Ok(());
-        }
-        trace::sent(&self.out, in_sasl);
-        let result = self
-            .stream
-            .write_all(&self.out)
-            .and_then(|()| self.stream.flush());
-        result.map_err(|e| self.io_failure(e))
-    }
-
-    /// Reads once into the session's receive buffer (no intermediate copy).
-    fn fill(&mut self) -> Result<()> {
-        let space = self.client.read_space();
-        match self.stream.read(space) {
-            Ok(0) => self.client.handle_eof(),
-            Ok(n) => self
-                .client
-                .commit_read(n)
-                .expect("read never returns more than the space it was given"),
-            // TLS without close_notify: an end of stream the core judges (a body cut short
-            // is Truncated, never complete).
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.client.handle_eof(),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(self.io_failure(e)),
-        }
-        Ok(())
-    }
-
-    /// The next event, writing and reading as needed. Writes only when about to block on a
-    /// read, so that a pipelined batch goes out in a few large writes, not one per command.
-    pub(crate) fn next_event(&mut self) -> Result<Event> {
-        self.check_open()?;
-        loop {
-            match self.client.poll_event() {
-                Ok(Some(event)) => {
-                    trace::received(&event);
-                    return Ok(event);
-                }
-                Ok(None) => {
-                    self.flush()?;
-                    self.fill()?;
-                }
-                Err(e) => return Err(self.close_with(e.into())),
-            }
+            let result = self.stream.read(self.pump.read_space());
+            self.pump.read_done(result);
         }
     }
 
-    /// Skips what is left of a reply whose reader was dropped early.
-    fn finish_unfinished(&mut self) -> Result<()> {
-        while let Some(handle) = self.unfinished {
-            let event = self.next_event()?;
-            if event.handle() == Some(handle) && event.is_final() {
-                self.unfinished = None;
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn send_command(&mut self, command: Command) -> Result<Handle> {
-        self.send(command)
-    }
-
-    /// Sends a command after any unfinished reply.
-    fn send(&mut self, command: Command) -> Result<Handle> {
-        self.check_open()?;
-        self.finish_unfinished()?;
-        self.client
-            .send(command)
-            .map_err(|e| self.close_with(e.into()))
-    }
-
-    /// Waits for the final event of `handle`, giving every event of it to `each`.
-    fn wait(
+    /// Steps `procedure` until it has an item, an output, or a TLS handshake to do.
+    pub(crate) fn next<P: Procedure + ?Sized>(
         &mut self,
-        handle: Handle,
-        command: &'static str,
-        mut each: impl FnMut(Event) -> Result<()>,
-    ) -> Result<Event> {
+        procedure: &mut P,
+    ) -> Result<Step<P::Item, P::Output>> {
         loop {
-            let event = self.next_event()?;
-            if event.handle() != Some(handle) {
-                continue; // not ours: a keepalive NOOP is swallowed by the core already
+            match self.pump.step(procedure)? {
+                Step::Io => self.io(),
+                step => return Ok(step),
             }
-            if let Event::Status { status, .. } = &event {
-                if !status.is_ok() {
-                    return Err(Error::Server {
-                        command,
-                        status: status.clone(),
-                    });
-                }
-            }
-            if event.is_final() {
-                return Ok(event);
-            }
-            each(event)?;
         }
     }
 
-    /// Sends a single-line command and returns its `+OK` status.
-    fn simple(&mut self, command: Command) -> Result<Status> {
-        let keyword = command.keyword();
-        let handle = self.send(command)?;
-        match self.wait(handle, keyword, |_| Ok(()))? {
-            Event::Status { status, .. } => Ok(status),
-            other => Err(self.close_with(unexpected(keyword, &other))),
+    /// Runs `procedure` to its end, handing each item to `each`. An error from `each`
+    /// abandons the procedure (the next call skips what is left of its replies).
+    pub(crate) fn run<P: Procedure>(
+        &mut self,
+        mut procedure: P,
+        mut each: impl FnMut(P::Item) -> io::Result<()>,
+    ) -> Result<<P::Output as Finish>::Value>
+    where
+        P::Output: Finish,
+    {
+        loop {
+            match self.next(&mut procedure)? {
+                Step::Item(item) => each(item)?,
+                Step::Done(output) => return output.finish(),
+                Step::StartTls(_) => {
+                    let e = Error::TlsRequired("this stream cannot be upgraded to TLS");
+                    return Err(self.pump.fail(e));
+                }
+                Step::Io => unreachable!("next() does the I/O"),
+            }
         }
+    }
+
+    fn exchange<T>(&mut self, exchange: Exchange<T>) -> Result<T> {
+        self.run(exchange, |never| match never {})
     }
 
     // ----- authorization ----------------------------------------------------------------
 
-    fn check_secure(&self, what: &'static str) -> Result<()> {
-        if self.client.is_tls() || self.allow_insecure_auth {
-            Ok(())
-        } else {
-            Err(Error::Insecure(what))
-        }
-    }
-
-    /// `USER name`.
+    /// `USER name`. Refused over plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth).
     pub fn user(&mut self, name: &str) -> Result<Status> {
-        let name = UserName::new(name).map_err(invalid)?;
-        self.simple(Command::User(name))
+        self.exchange(Exchange::user(UserName::new(name).map_err(invalid)?))
     }
 
-    /// `PASS secret` (never shown in traces).
+    /// `PASS secret` (never shown in traces). Refused over plaintext unless
+    /// [`allow_insecure_auth`](Self::allow_insecure_auth).
     pub fn pass(&mut self, secret: &str) -> Result<Status> {
-        let secret = Password::new(secret).map_err(invalid)?;
-        self.simple(Command::Pass(secret))
+        self.exchange(Exchange::pass(Password::new(secret).map_err(invalid)?))
     }
 
-    /// USER then PASS: pipelined when the session pipelines, otherwise PASS goes out only
-    /// after USER's `+OK`.
+    /// USER, then PASS only after USER's `+OK` (a server that refused the name never sees the
+    /// password). A refusal is [`Error::Server`] naming `USER` or `PASS`.
     ///
     /// ```no_run
     /// # fn main() -> pop3_blocking::Result<()> {
@@ -314,48 +229,29 @@ impl<S: Read + Write> Pop3<S> {
     /// # Ok(()) }
     /// ```
     pub fn login(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let name = UserName::new(name).map_err(invalid)?;
-        let secret = Password::new(secret).map_err(invalid)?;
-        if !self.client.is_pipelining() {
-            // RFC 1939: after -ERR to USER only USER, APOP, AUTH or QUIT may follow; the
-            // password must not go to a server that refused the name.
-            self.simple(Command::User(name))?;
-            return self.simple(Command::Pass(secret));
-        }
-        let user = self.send(Command::User(name))?;
-        let pass = self.send(Command::Pass(secret))?;
-        let user_reply = self.wait(user, "USER", |_| Ok(()));
-        let pass_reply = self.wait(pass, "PASS", |_| Ok(()));
-        match (user_reply, pass_reply) {
-            // A fatal error wins over a mere refusal: the session is gone.
-            (_, Err(e)) if !e.is_recoverable() => Err(e),
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(e),
-            (Ok(_), Ok(Event::Status { status, .. })) => Ok(status),
-            (Ok(_), Ok(other)) => Err(self.close_with(unexpected("PASS", &other))),
-        }
+        let user = UserName::new(name).map_err(invalid)?;
+        let pass = Password::new(secret).map_err(invalid)?;
+        self.run(
+            Login::new(Credentials::UserPass { user, pass }),
+            |n| match n {},
+        )
     }
 
     /// `APOP name digest`, with the digest made from the greeting's timestamp. Refused over
     /// plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth): APOP's MD5 is
     /// easy to crack from a captured session.
     pub fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
-        self.check_open()?;
-        self.check_secure("APOP over a connection without TLS exposes a crackable MD5 digest of the password; use TLS or call allow_insecure_auth(true)")?;
-        let name = UserName::new(name).map_err(invalid)?;
+        let user = UserName::new(name).map_err(invalid)?;
         let secret = Password::new(secret).map_err(invalid)?;
-        self.finish_unfinished()?;
-        let handle = self
-            .client
-            .apop(name, &secret)
-            .map_err(|e| self.close_with(e.into()))?;
-        self.final_status(handle, "APOP")
+        self.run(
+            Login::new(Credentials::Apop { user, secret }),
+            |n| match n {},
+        )
     }
 
     /// `RPOP user` (RFC 1081; after USER).
     pub fn rpop(&mut self, user: &str) -> Result<Status> {
-        let user = UserName::new(user).map_err(invalid)?;
-        self.simple(Command::Rpop(user))
+        self.exchange(Exchange::rpop(UserName::new(user).map_err(invalid)?))
     }
 
     /// `AUTH`: a SASL exchange driven by `mechanism` (e.g. [`pop3_proto::sasl::Plain`]).
@@ -368,161 +264,111 @@ impl<S: Read + Write> Pop3<S> {
     /// # Ok(()) }
     /// ```
     pub fn auth(&mut self, mechanism: impl Mechanism + 'static) -> Result<Status> {
-        self.check_open()?;
-        self.check_secure("SASL over a connection without TLS may expose the password; use TLS or call allow_insecure_auth(true)")?;
-        self.finish_unfinished()?;
-        let handle = self
-            .client
-            .authenticate(Box::new(mechanism))
-            .map_err(|e| self.close_with(e.into()))?;
-        self.final_status(handle, "AUTH")
-    }
-
-    fn final_status(&mut self, handle: Handle, command: &'static str) -> Result<Status> {
-        match self.wait(handle, command, |_| Ok(()))? {
-            Event::Status { status, .. } => Ok(status),
-            other => Err(self.close_with(unexpected(command, &other))),
-        }
+        let credentials = Credentials::Sasl(Box::new(mechanism));
+        self.run(Login::new(credentials), |n| match n {})
     }
 
     /// `UTF8` (RFC 6856).
     pub fn utf8(&mut self) -> Result<Status> {
-        self.simple(Command::Utf8)
+        self.exchange(Exchange::utf8())
     }
 
     /// `LANG tag` (RFC 6856); `"*"` asks for the server's default.
     pub fn lang(&mut self, tag: &str) -> Result<Status> {
-        let tag = LangTag::new(tag).map_err(invalid)?;
-        self.simple(Command::Lang(Some(tag)))
+        self.exchange(Exchange::lang(LangTag::new(tag).map_err(invalid)?))
     }
 
     /// `LANG` without argument: the languages the server offers, as (tag, description).
     pub fn lang_list(&mut self) -> Result<Vec<(ServerText, ServerText)>> {
-        let handle = self.send(Command::Lang(None))?;
-        let mut langs = Vec::new();
-        self.wait(handle, "LANG", |event| {
-            if let Event::LangEntry {
-                tag, description, ..
-            } = event
-            {
-                langs.push((tag, description));
-            }
-            Ok(())
-        })?;
-        Ok(langs)
+        let limit = self.session().config().max_collected_entries;
+        self.run(Collect::entries(Multi::lang_list(), limit), |n| match n {})
     }
 
     /// `CAPA`: the server's capabilities (also remembered by the session).
     pub fn capa(&mut self) -> Result<Capabilities> {
-        let handle = self.send(Command::Capa)?;
-        self.wait(handle, "CAPA", |_| Ok(()))?;
-        Ok(self.client.capabilities().cloned().unwrap_or_default())
+        self.run(Multi::capa(), |_| Ok(()))?;
+        Ok(self.session().capabilities().cloned().unwrap_or_default())
+    }
+
+    /// `CAPA`, each capability line handed to `each` in the server's order.
+    pub fn capa_each(
+        &mut self,
+        each: impl FnMut(pop3_proto::Capability) -> io::Result<()>,
+    ) -> Result<u64> {
+        self.run(Multi::capa(), each)
     }
 
     // ----- transaction ------------------------------------------------------------------
 
     /// `STAT`: message count and total size.
     pub fn stat(&mut self) -> Result<Stat> {
-        let handle = self.send(Command::Stat)?;
-        match self.wait(handle, "STAT", |_| Ok(()))? {
-            Event::Stat { stat, .. } => Ok(stat),
-            other => Err(self.close_with(unexpected("STAT", &other))),
-        }
+        self.exchange(Exchange::stat())
     }
 
-    /// `LIST`: every message's number and size.
+    /// `LIST` into memory: every message's number and size. At most
+    /// [`Config::max_collected_entries`] entries ([`Error::TooLarge`] beyond; the session
+    /// goes on): use [`list_each`](Self::list_each) for any size.
     pub fn list(&mut self) -> Result<Vec<ScanListing>> {
-        let handle = self.send(Command::List(None))?;
-        let mut entries = Vec::new();
-        self.wait(handle, "LIST", |event| {
-            if let Event::ListEntry { entry, .. } = event {
-                entries.push(entry);
-            }
-            Ok(())
-        })?;
-        Ok(entries)
+        let collect = Collect::list(self.session());
+        self.run(collect, |n| match n {})
+    }
+
+    /// `LIST`, each entry handed to `each` as it arrives (constant memory); returns how many.
+    pub fn list_each(&mut self, each: impl FnMut(ScanListing) -> io::Result<()>) -> Result<u64> {
+        self.run(Multi::list(), each)
     }
 
     /// `LIST n`: one message's size.
     pub fn list_one(&mut self, msg: MsgNum) -> Result<ScanListing> {
-        let handle = self.send(Command::List(Some(msg)))?;
-        match self.wait(handle, "LIST", |_| Ok(()))? {
-            Event::ListOne { entry, .. } => Ok(entry),
-            other => Err(self.close_with(unexpected("LIST", &other))),
-        }
+        self.exchange(Exchange::list_one(msg))
     }
 
-    /// `UIDL`: every message's unique id.
+    /// `UIDL` into memory: every message's unique id. At most
+    /// [`Config::max_collected_entries`] entries: use [`uidl_each`](Self::uidl_each) for any
+    /// size.
     pub fn uidl(&mut self) -> Result<Vec<(MsgNum, Uid)>> {
-        let handle = self.send(Command::Uidl(None))?;
-        let mut entries = Vec::new();
-        self.wait(handle, "UIDL", |event| {
-            if let Event::UidlEntry { msg, uid, .. } = event {
-                entries.push((msg, uid));
-            }
-            Ok(())
-        })?;
-        Ok(entries)
+        let collect = Collect::uidl(self.session());
+        self.run(collect, |n| match n {})
+    }
+
+    /// `UIDL`, each entry handed to `each` as it arrives (constant memory); returns how many.
+    pub fn uidl_each(&mut self, each: impl FnMut((MsgNum, Uid)) -> io::Result<()>) -> Result<u64> {
+        self.run(Multi::uidl(), each)
     }
 
     /// `UIDL n`: one message's unique id.
     pub fn uidl_one(&mut self, msg: MsgNum) -> Result<Uid> {
-        let handle = self.send(Command::Uidl(Some(msg)))?;
-        match self.wait(handle, "UIDL", |_| Ok(()))? {
-            Event::UidlOne { uid, .. } => Ok(uid),
-            other => Err(self.close_with(unexpected("UIDL", &other))),
-        }
+        self.exchange(Exchange::uidl_one(msg))
     }
 
     /// `RETR n` streamed into `sink`, in constant memory; returns the body's size.
     /// The body is byte-exact (dot-unstuffed, line ends as the server sent them).
     pub fn retr_to(&mut self, msg: MsgNum, sink: &mut impl Write) -> Result<u64> {
-        self.body_to(Command::Retr(msg), sink)
+        self.run(Multi::retr(msg), |data| sink.write_all(&data))
     }
 
     /// `TOP n lines` streamed into `sink`; returns the size written.
     pub fn top_to(&mut self, msg: MsgNum, lines: u32, sink: &mut impl Write) -> Result<u64> {
-        self.body_to(Command::Top { msg, lines }, sink)
+        self.run(Multi::top(msg, lines), |data| sink.write_all(&data))
     }
 
-    /// `RETR n` into memory. **Buffers the whole message**: prefer
+    /// `RETR n` into memory, at most [`Config::max_collected_body`] bytes
+    /// ([`Error::TooLarge`] beyond; the session goes on): prefer
     /// [`retr_to`](Self::retr_to) or [`retr_reader`](Self::retr_reader) for large mail.
     pub fn retr(&mut self, msg: MsgNum) -> Result<Vec<u8>> {
-        let mut body = Vec::new();
-        self.retr_to(msg, &mut body)?;
-        Ok(body)
+        let limit = self.session().config().max_collected_body;
+        self.run(Collect::body(Multi::retr(msg), limit), |n| match n {})
     }
 
-    /// `TOP n lines` into memory (headers plus `lines` body lines).
+    /// `TOP n lines` into memory (headers plus `lines` body lines), within
+    /// [`Config::max_collected_body`].
     pub fn top(&mut self, msg: MsgNum, lines: u32) -> Result<Vec<u8>> {
-        let mut body = Vec::new();
-        self.top_to(msg, lines, &mut body)?;
-        Ok(body)
-    }
-
-    fn body_to(&mut self, command: Command, sink: &mut impl Write) -> Result<u64> {
-        let keyword = command.keyword();
-        let handle = self.send(command)?;
-        let mut size = 0u64;
-        let mut sink_error = None;
-        self.wait(handle, keyword, |event| {
-            if let Event::BodyChunk { data, .. } = event {
-                size += data.len() as u64;
-                // Keep reading to the end even if the sink fails, so the session stays in step.
-                if sink_error.is_none() {
-                    sink_error = sink.write_all(&data).err();
-                }
-            }
-            Ok(())
-        })?;
-        match sink_error {
-            Some(e) => Err(Error::Io(e)),
-            None => Ok(size),
-        }
+        let limit = self.session().config().max_collected_body;
+        self.run(Collect::body(Multi::top(msg, lines), limit), |n| match n {})
     }
 
     /// `RETR n` as a [`Read`]er, in constant memory. Dropping it early is safe: the rest
-    /// of the body is skipped before the next command.
+    /// of the body is skipped by the next call.
     ///
     /// ```no_run
     /// use std::io::Read;
@@ -534,29 +380,36 @@ impl<S: Read + Write> Pop3<S> {
     /// # Ok(()) }
     /// ```
     pub fn retr_reader(&mut self, msg: MsgNum) -> Result<MessageReader<'_, S>> {
-        let handle = self.send(Command::Retr(msg))?;
-        self.unfinished = Some(handle);
         Ok(MessageReader {
             pop: self,
-            handle,
+            retr: Multi::retr(msg),
             chunk: Bytes::new(),
             done: false,
         })
     }
 
-    /// `DELE n`: marks a message deleted. Only [`quit`](Self::quit)'s `+OK` commits it.
+    /// `DELE n`: marks a message deleted. Only [`quit`](Self::quit)'s `+OK` commits it;
+    /// [`rset`](Self::rset) undoes it.
     pub fn dele(&mut self, msg: MsgNum) -> Result<Status> {
-        self.simple(Command::Dele(msg))
+        self.exchange(Exchange::dele(msg))
     }
 
     /// `NOOP`.
     pub fn noop(&mut self) -> Result<Status> {
-        self.simple(Command::Noop)
+        self.exchange(Exchange::noop())
     }
 
     /// `RSET`: unmarks every deletion.
     pub fn rset(&mut self) -> Result<Status> {
-        self.simple(Command::Rset)
+        self.exchange(Exchange::rset())
+    }
+
+    /// Sends the keepalive NOOP if the session has been idle for
+    /// [`Config::keepalive_interval`], and waits for its reply. A blocking driver runs only
+    /// while you call it: call this from your idle loop to keep a server's autologout timer
+    /// from ending the session (every other call also sends a due keepalive first).
+    pub fn keep_alive(&mut self) -> Result<()> {
+        self.run(Idle::new(), |never| match never {})
     }
 
     /// A command this crate does not model, with the reply shape you declare; a multi-line
@@ -564,40 +417,25 @@ impl<S: Read + Write> Pop3<S> {
     pub fn raw(&mut self, line: &str, multiline: bool, sink: &mut impl Write) -> Result<u64> {
         let line = RawLine::new(line).map_err(invalid)?;
         if multiline {
-            self.body_to(Command::Raw { line, multiline }, sink)
+            self.run(Multi::raw(line), |data| sink.write_all(&data))
         } else {
-            self.simple(Command::Raw { line, multiline }).map(|_| 0)
+            self.exchange(Exchange::raw(line)).map(|_| 0)
         }
     }
 
-    /// `QUIT`: ends the session. Only [`QuitOutcome::Committed`] means deletions happened.
+    /// `QUIT`: ends the session. Only [`QuitOutcome::Committed`] means deletions happened;
+    /// a connection lost after QUIT went out (EOF, reset, timeout) is
+    /// [`QuitOutcome::Unknown`], not an error.
     pub fn quit(mut self) -> Result<QuitOutcome> {
-        let handle = self.send(Command::Quit)?;
-        loop {
-            match self.next_event()? {
-                Event::Closed { handle: h, outcome } if h == handle => return Ok(outcome),
-                _ => continue,
-            }
-        }
+        self.run(Quit::new(), |never| match never {})
     }
 
     // ----- pipelined batches ------------------------------------------------------------
 
-    /// Makes sure the capabilities are known, so the session pipelines if the server can.
-    fn learn_capabilities(&mut self) -> Result<()> {
-        if self.client.capabilities().is_none() {
-            match self.capa() {
-                Ok(_) => {}
-                Err(Error::Server { .. }) => {} // no CAPA: one command at a time
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
     /// Retrieves many messages, pipelined when the server advertises PIPELINING (one at a time
     /// otherwise), handing each body to `sink` as it streams in. Messages the server refuses
-    /// are reported, not fatal.
+    /// are reported, not fatal. An error from `sink` ends the call (the rest of the replies
+    /// are skipped by the next call).
     ///
     /// ```no_run
     /// use pop3_blocking::Part;
@@ -617,41 +455,33 @@ impl<S: Read + Write> Pop3<S> {
         msgs: &[MsgNum],
         mut sink: impl FnMut(MsgNum, Part<'_>) -> io::Result<()>,
     ) -> Result<BatchReport> {
-        self.batch(msgs, Command::Retr, |msg, event| match event {
-            Event::BodyChunk { data, .. } => sink(msg, Part::Data(&data)).map(|()| data.len()),
-            Event::MultiEnd { .. } => sink(msg, Part::End).map(|()| 0),
-            _ => Ok(0),
+        self.run(Batch::retr(msgs.iter().copied()), |item| match item {
+            BatchItem::Data { msg, data } => sink(msg, Part::Data(&data)),
+            BatchItem::Done { msg, .. } => sink(msg, Part::End),
+            BatchItem::Refused { .. } => Ok(()),
         })
+    }
+
+    /// Runs any batch, each item to `each` (for callers that want the per-message outcomes
+    /// as they happen, such as a fetcher that stores each message when it is done).
+    pub fn batch(
+        &mut self,
+        batch: Batch,
+        each: impl FnMut(BatchItem) -> io::Result<()>,
+    ) -> Result<BatchReport> {
+        self.run(batch, each)
     }
 
     /// Marks many messages deleted, pipelined when possible. Commit with [`quit`](Self::quit).
     pub fn dele_many(&mut self, msgs: &[MsgNum]) -> Result<BatchReport> {
-        self.batch(msgs, Command::Dele, |_, _| Ok(0))
-    }
-
-    fn batch(
-        &mut self,
-        msgs: &[MsgNum],
-        command: fn(MsgNum) -> Command,
-        mut each: impl FnMut(MsgNum, Event) -> io::Result<usize>,
-    ) -> Result<BatchReport> {
-        self.learn_capabilities()?;
-        let mut batch = Batch::default();
-        for &msg in msgs {
-            batch.push(self.send(command(msg))?, msg);
-        }
-        while !batch.is_done() {
-            let event = self.next_event()?;
-            batch.on_event(event, &mut each);
-        }
-        batch.finish()
+        self.run(Batch::dele(msgs.iter().copied()), |_| Ok(()))
     }
 }
 
 /// A message body as a [`Read`]er (see [`Pop3::retr_reader`]).
 pub struct MessageReader<'a, S: Read + Write> {
     pop: &'a mut Pop3<S>,
-    handle: Handle,
+    retr: Multi<Bytes>,
     chunk: Bytes,
     done: bool,
 }
@@ -659,7 +489,7 @@ pub struct MessageReader<'a, S: Read + Write> {
 impl<S: Read + Write> std::fmt::Debug for MessageReader<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageReader")
-            .field("handle", &self.handle)
+            .field("retr", &self.retr)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -668,25 +498,13 @@ impl<S: Read + Write> std::fmt::Debug for MessageReader<'_, S> {
 impl<S: Read + Write> Read for MessageReader<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() && !self.done {
-            let event = self.pop.next_event().map_err(into_io)?;
-            if event.handle() != Some(self.handle) {
-                continue;
-            }
-            match event {
-                Event::BodyChunk { data, .. } => self.chunk = data,
-                Event::MultiEnd { .. } => {
+            match self.pop.next(&mut self.retr).map_err(into_io)? {
+                Step::Item(data) => self.chunk = data,
+                Step::Done(output) => {
                     self.done = true;
-                    self.pop.unfinished = None;
+                    output.finish().map_err(into_io)?;
                 }
-                Event::Status { status, .. } => {
-                    self.done = true;
-                    self.pop.unfinished = None;
-                    return Err(into_io(Error::Server {
-                        command: "RETR",
-                        status,
-                    }));
-                }
-                _ => {}
+                Step::Io | Step::StartTls(_) => unreachable!("a RETR never upgrades"),
             }
         }
         let n = buf.len().min(self.chunk.len());
@@ -704,10 +522,6 @@ fn into_io(e: Error) -> io::Error {
     }
 }
 
-fn invalid(e: pop3_proto::ArgumentError) -> Error {
+pub(crate) fn invalid(e: pop3_proto::ArgumentError) -> Error {
     Error::Usage(pop3_proto::LocalError::from(e))
-}
-
-fn unexpected(command: &'static str, event: &Event) -> Error {
-    Error::Closed(format!("unexpected reply to {command}: {event:?}"))
 }

@@ -3,6 +3,7 @@
 use rustls::{ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
 /// A connection to a POP3 server: plaintext or TLS.
 ///
@@ -42,6 +43,23 @@ impl Transport {
         {
             let _ = socket2::SockRef::from(self.tcp()).set_tcp_quickack(true);
         }
+    }
+}
+
+impl Transport {
+    /// Reads whatever is already waiting without blocking (`WouldBlock`: nothing). For TLS,
+    /// only application data counts: session tickets and other handshake records are
+    /// consumed by rustls.
+    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp().set_nonblocking(true)?;
+        let result = self.read(buf);
+        self.tcp().set_nonblocking(false)?;
+        result
+    }
+
+    /// Bounds the next read by the session's deadline.
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_read_timeout(timeout)
     }
 }
 

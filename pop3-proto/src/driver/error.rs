@@ -177,11 +177,19 @@ impl<C> Finish for Collected<C> {
             Collected::Refused(r) => Err(r.into()),
             Collected::TooLarge { command, limit } => {
                 let (unit, setting, streaming) = match command {
-                    "RETR" => ("bytes", "Config::max_collected_body", "retr_to or retr_reader"),
+                    "RETR" => (
+                        "bytes",
+                        "Config::max_collected_body",
+                        "retr_to or retr_reader",
+                    ),
                     "TOP" => ("bytes", "Config::max_collected_body", "top_to"),
                     "LIST" => ("entries", "Config::max_collected_entries", "list_each"),
                     "UIDL" => ("entries", "Config::max_collected_entries", "uidl_each"),
-                    _ => ("entries", "Config::max_collected_entries", "the streaming call"),
+                    _ => (
+                        "entries",
+                        "Config::max_collected_entries",
+                        "the streaming call",
+                    ),
                 };
                 Err(Error::TooLarge {
                     command,
@@ -206,4 +214,4 @@ macro_rules! finished_as_is {
     )*};
 }
 
-finished_as_is!(BatchReport, QuitOutcome, Greeting);
+finished_as_is!(BatchReport, QuitOutcome, Greeting, ());

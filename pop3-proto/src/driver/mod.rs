@@ -249,7 +249,12 @@ impl Pump {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.client.handle_eof(),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if checking && e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 // A socket timeout set from `read_timeout`: the core's deadline has come.
                 self.tick();
                 if self.client.error().is_none() && self.client.poll_timeout().is_none() {

@@ -5,10 +5,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use std::path::Path;
-use std::string::ToString;
-use std::vec::Vec;
 use std::string::String;
+use std::string::ToString;
 use std::sync::Arc;
+use std::vec::Vec;
 
 fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>> {
     ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))

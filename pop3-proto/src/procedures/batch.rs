@@ -141,9 +141,8 @@ impl Batch {
     fn learn(&mut self, client: &mut Client) -> Result<bool, Error> {
         if !self.started {
             self.started = true;
-            let unknown = client.capabilities().is_none()
-                && client.config().pipelining == Pipelining::Auto
-                && self.unsent.len() > 1;
+            let unknown =
+                client.capabilities().is_none() && client.config().pipelining == Pipelining::Auto;
             if unknown {
                 self.capa = Some(Multi::capa());
             }
