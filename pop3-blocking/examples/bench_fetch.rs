@@ -28,7 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .timeout(Duration::from_secs(120));
     connector = match rest {
         [mode, ca] if mode == "implicit" => connector.ca_file(ca)?,
-        _ => connector.tls_mode(TlsMode::InsecurePlaintext),
+        _ => connector
+            .tls_mode(TlsMode::InsecurePlaintext)
+            .allow_insecure_auth(true),
     };
     let start = Instant::now();
     let mut pop = connector.connect()?;

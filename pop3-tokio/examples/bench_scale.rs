@@ -140,6 +140,7 @@ fn main() -> Result<(), BoxError> {
     let connector = Connector::new(host.as_str())
         .port(port)
         .tls_mode(TlsMode::InsecurePlaintext)
+        .allow_insecure_auth(true)
         .session_config(config)
         .timeout(Duration::from_secs(120));
     let runtime = tokio::runtime::Builder::new_current_thread()

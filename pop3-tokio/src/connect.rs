@@ -1,9 +1,10 @@
 //! Opening connections: implicit TLS (the default), required STLS, or plaintext.
 
 use crate::session::Pop3;
-use crate::Transport;
-use pop3_blocking::{Error, Result, TlsMode};
-use pop3_proto::{Capabilities, Command, Config, Event};
+use crate::{Error, Result, TlsMode, Transport};
+use pop3_proto::driver::{Finish, Settings};
+use pop3_proto::procedures::{StartTls, Step};
+use pop3_proto::{Capabilities, Config};
 use rustls::ClientConfig;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,8 +12,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// Connection settings: the blocking driver's [`pop3_blocking::Connector`] with an async
-/// `connect`. Implicit TLS against the platform's roots, 30 s to connect, 60 s for any reply.
+/// Connection settings, with an async `connect`. Implicit TLS against the platform's roots,
+/// 30 s to connect, 60 s for the server to answer.
 ///
 /// ```no_run
 /// use pop3_tokio::{Connector, TlsMode};
@@ -22,12 +23,12 @@ use tokio_rustls::TlsConnector;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Connector(pop3_blocking::Connector);
+pub struct Connector(Settings);
 
 impl Connector {
     /// Settings for `host` with the defaults.
     pub fn new(host: impl Into<String>) -> Self {
-        Self(pop3_blocking::Connector::new(host))
+        Self(Settings::new(host))
     }
 
     /// The port (default: 995 for implicit TLS, 110 otherwise).
@@ -55,21 +56,32 @@ impl Connector {
         Self(self.0.connect_timeout(timeout))
     }
 
-    /// How long any reply may take; `None` waits forever (not recommended).
+    /// How long the server may stay silent while a reply (or the greeting, or the TLS
+    /// handshake) is due; `None` waits forever (not recommended).
     pub fn timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
         Self(self.0.timeout(timeout))
     }
 
-    /// Session settings of the core.
+    /// Session settings of the core (pipelining, limits, low-speed limit, keepalive).
     pub fn session_config(self, config: Config) -> Self {
         Self(self.0.session_config(config))
+    }
+
+    /// Lets the login calls send credentials over a connection without TLS.
+    pub fn allow_insecure_auth(self, allow: bool) -> Self {
+        Self(self.0.allow_insecure_auth(allow))
+    }
+
+    /// The settings, as the core holds them.
+    pub fn settings(&self) -> &Settings {
+        &self.0
     }
 
     /// Connects, reads the greeting and (for [`TlsMode::StartTls`]) upgrades to TLS.
     pub async fn connect(self) -> Result<Pop3<Transport>> {
         let settings = self.0;
+        let address = settings.address();
         let (host, port) = (settings.host(), settings.port_or_default());
-        let address = format!("{host}:{port}");
         let connecting = TcpStream::connect((host, port));
         let tcp = match tokio::time::timeout(settings.connect_timeout_value(), connecting).await {
             Ok(Ok(tcp)) => tcp,
@@ -85,31 +97,24 @@ impl Connector {
         let timeout = settings.timeout_value();
         let transport = match (settings.mode(), &tls_config) {
             (TlsMode::Implicit, Some(config)) => {
-                let connector = TlsConnector::from(config.clone());
-                let handshake = connector.connect(server_name.clone(), tcp);
+                let handshake =
+                    TlsConnector::from(config.clone()).connect(server_name.clone(), tcp);
                 let stream = match timeout {
                     Some(t) => tokio::time::timeout(t, handshake)
                         .await
                         .map_err(|_| Error::Timeout(t))?,
                     None => handshake.await,
                 };
-                Transport::Tls(Box::new(stream.map_err(tls_error)?))
+                Transport::Tls(Box::new(stream.map_err(|e| Error::from_io(e, timeout))?))
             }
             _ => Transport::Plain(tcp),
         };
         let mut pop = Pop3::from_stream(transport, settings.session(), timeout).await?;
         pop.tls = tls_config.map(|config| (config, server_name));
         if settings.mode() == TlsMode::StartTls {
-            pop.require_stls().await?;
+            pop.upgrade(StartTls::required()).await?;
         }
         Ok(pop)
-    }
-}
-
-fn tls_error(e: std::io::Error) -> Error {
-    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        Some(tls) => Error::Tls(tls.clone()),
-        None => Error::Io(e),
     }
 }
 
@@ -130,70 +135,57 @@ impl Pop3<Transport> {
 
     /// Connects **without any encryption**, for loopback tests and trusted networks only.
     pub async fn connect_plain_insecure(host: &str, port: u16) -> Result<Self> {
-        let mut pop = Connector::new(host)
+        Connector::new(host)
             .port(port)
             .tls_mode(TlsMode::InsecurePlaintext)
+            .allow_insecure_auth(true)
             .connect()
-            .await?;
-        pop.allow_insecure_auth(true);
-        Ok(pop)
+            .await
     }
 
-    async fn require_stls(&mut self) -> Result<Capabilities> {
-        let caps = match self.capa().await {
-            Ok(caps) => caps,
-            Err(Error::Server { .. }) => {
-                return Err(self.close_with(Error::TlsRequired(
-                    "the server refused CAPA, so it cannot offer STLS",
-                )))
-            }
-            Err(e) => return Err(e),
-        };
-        if !caps.stls {
-            return Err(self.close_with(Error::TlsRequired("the server does not offer STLS")));
-        }
-        match self.stls().await {
-            Err(Error::Server { .. }) => {
-                Err(self.close_with(Error::TlsRequired("the server refused STLS")))
-            }
-            other => other,
-        }
-    }
-
-    /// `STLS`: upgrades to TLS, then asks CAPA again. Dropping this future during the
-    /// handshake closes the session.
+    /// `STLS`: upgrades to TLS, then asks CAPA again (the plaintext answer and greeting are
+    /// forgotten). Dropping this future during the handshake closes the session.
     pub async fn stls(&mut self) -> Result<Capabilities> {
-        let Some((config, name)) = self.tls.clone() else {
-            return Err(Error::TlsRequired("no TLS configuration was given"));
-        };
-        let handle = self.send(Command::Stls).await?;
+        self.upgrade(StartTls::new()).await
+    }
+
+    async fn upgrade(&mut self, mut stls: StartTls) -> Result<Capabilities> {
         loop {
-            match self.next_event().await? {
-                Event::UpgradeToTls { handle: h } if h == handle => break,
-                Event::Status { handle: h, status } if h == handle => {
-                    return Err(Error::Server {
-                        command: "STLS",
-                        status,
-                    })
+            match self.next(&mut stls).await? {
+                Step::Done(output) => return output.finish(),
+                Step::StartTls(upgrade) => {
+                    self.handshake().await?;
+                    self.pump.tls_established(upgrade)?;
                 }
-                _ => {}
+                Step::Item(never) => match never {},
+                Step::Io => unreachable!("next() does the I/O"),
             }
         }
-        let Transport::Plain(tcp) = std::mem::replace(&mut self.stream, Transport::Detached) else {
-            unreachable!("the core refuses STLS over TLS");
+    }
+
+    /// The TLS handshake on the plaintext socket, bounded by the session's deadline (a
+    /// server that accepts STLS and then stalls cannot hang us).
+    async fn handshake(&mut self) -> Result<()> {
+        let Some((config, name)) = self.tls.clone() else {
+            let e = Error::TlsRequired("no TLS configuration was given");
+            return Err(self.pump.fail(e));
         };
-        self.upgrading = true;
-        let stream = TlsConnector::from(config).connect(name, tcp).await;
-        self.upgrading = false;
-        let stream = stream.map_err(|e| self.close_with(tls_error(e)))?;
-        self.stream = Transport::Tls(Box::new(stream));
-        self.client
-            .tls_established()
-            .map_err(|e| self.close_with(e.into()))?;
-        match self.capa().await {
-            Ok(caps) => Ok(caps),
-            Err(Error::Server { .. }) => Ok(Capabilities::default()),
-            Err(e) => Err(e),
+        let Transport::Plain(tcp) = std::mem::replace(&mut self.stream, Transport::Detached) else {
+            return Err(self.pump.fail(Error::Closed("STLS over TLS".into())));
+        };
+        let handshake = TlsConnector::from(config).connect(name, tcp);
+        let result = match self.pump.deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), handshake).await,
+            None => Ok(handshake.await),
+        };
+        let timeout = self.session().config().response_timeout;
+        match result {
+            Ok(Ok(stream)) => {
+                self.stream = Transport::Tls(Box::new(stream));
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.pump.fail(Error::from_io(e, timeout))),
+            Err(_) => Err(self.pump.fail(Error::Timeout(timeout.unwrap_or_default()))),
         }
     }
 }

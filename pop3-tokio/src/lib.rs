@@ -7,6 +7,10 @@
 //! `tracing` trace. Futures and sessions are `Send`, so sessions can be spawned on a
 //! multi-threaded runtime; every call is cancel-safe (see [`Pop3`]).
 //!
+//! This crate is only I/O: every protocol rule lives in the core's
+//! [`procedures`](pop3_proto::procedures), which [`Pop3`] runs with the core's
+//! [`Pump`](pop3_proto::driver::Pump) — the same ones `pop3-blocking` runs.
+//!
 //! ```no_run
 //! use pop3_tokio::{Pop3, Part};
 //!
@@ -30,7 +34,8 @@ mod session;
 mod transport;
 
 pub use connect::Connector;
-pub use pop3_blocking::{tls, BatchReport, Error, Part, Result, TlsMode};
 pub use pop3_proto;
+pub use pop3_proto::driver::{tls, Error, Part, Result, TlsMode};
+pub use pop3_proto::procedures::BatchReport;
 pub use session::{MessageReader, Pop3};
 pub use transport::Transport;

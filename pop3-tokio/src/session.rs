@@ -1,15 +1,16 @@
-//! `Pop3`: the async session. One poll function drives everything; every async method is a
-//! loop over it, so all state lives in the session, never in a future.
+//! `Pop3`: the async session. Every call runs one of the core's procedures with one poll
+//! function; all progress lives in the core's pump, never in a future.
 
-use crate::Transport;
+use crate::{BatchReport, Error, Part, Result, Transport};
 use bytes::Bytes;
-use pop3_blocking::batch::Batch;
-use pop3_blocking::{trace, BatchReport, Error, Part, Result};
+use pop3_proto::driver::{Finish, Pump};
+use pop3_proto::procedures::{
+    Batch, BatchItem, Collect, Credentials, Exchange, Greet, Login, Multi, Procedure, Quit, Step,
+};
 use pop3_proto::sasl::Mechanism;
 use pop3_proto::{
-    Capabilities, Client, Command, Config, Event, Greeting, Handle, Instant as ProtoInstant,
-    LangTag, MsgNum, Password, QuitOutcome, RawLine, RemoteError, ScanListing, ServerText,
-    SessionState, Stat, Status, Uid, UserName,
+    Capabilities, Client, Config, Greeting, LangTag, MsgNum, Password, QuitOutcome, RawLine,
+    ScanListing, ServerText, Stat, Status, Uid, UserName,
 };
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
@@ -20,19 +21,22 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 /// An async POP3 session.
 ///
-/// Every method sends one command and awaits its reply; `-ERR` comes back as
+/// Every method runs one procedure of the core and awaits its end; `-ERR` comes back as
 /// [`Error::Server`] and the session goes on; any other error closes it for good.
 ///
 /// **Cancel safety.** Every method may be dropped at any await point: the bytes of a
-/// command are moved into the session before anything is awaited, a half-written command
-/// is finished by the next call, and the replies of an abandoned command are skipped, so
-/// replies never get out of step with commands. The exception is [`stls`](Pop3::stls):
-/// dropping it during the TLS handshake closes the session (the next call returns
-/// [`Error::Closed`]). Dropping never sends QUIT.
+/// command are moved out of the session before anything is awaited and a half-written
+/// command is finished by the next call; commands the dropped call queued but never wrote
+/// are withdrawn (no PASS, DELE or QUIT goes out after a drop), and the replies it still
+/// had coming are skipped, so replies never get out of step with commands. A DELE that was
+/// written stays sent: the server marks the message once it answers
+/// ([`Client::marked_deleted`]), and a later QUIT commits it unless you RSET. Dropping
+/// [`stls`](Pop3::stls) during the TLS handshake closes the session. Dropping never sends
+/// QUIT.
 ///
 /// ```no_run
 /// # async fn demo() -> pop3_tokio::Result<()> {
@@ -45,72 +49,44 @@ use tokio::time::{Instant, Sleep};
 /// ```
 pub struct Pop3<S = Transport> {
     pub(crate) stream: S,
-    pub(crate) client: Client,
-    out: Vec<u8>,
-    written: usize,
+    pub(crate) pump: Pump,
     needs_flush: bool,
-    pub(crate) closed: Option<String>,
-    timeout: Option<Duration>,
-    origin: Instant,
     sleep: Pin<Box<Sleep>>,
-    allow_insecure_auth: bool,
-    greeting: Option<Greeting>,
     pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
-    /// Set while STLS swaps the stream; a dropped upgrade leaves it set.
-    pub(crate) upgrading: bool,
 }
 
 impl<S> std::fmt::Debug for Pop3<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pop3")
-            .field("client", &self.client)
-            .field("closed", &self.closed)
+            .field("pump", &self.pump)
             .finish_non_exhaustive()
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
     /// Starts a session over any connected stream and reads the greeting. `timeout` bounds
-    /// the wait for every reply (the core's response deadline, run on `tokio::time`).
-    pub async fn from_stream(
-        stream: S,
-        mut config: Config,
-        timeout: Option<Duration>,
-    ) -> Result<Self> {
-        if timeout.is_some() {
-            config.response_timeout = timeout;
-        }
+    /// every wait for the server (the core's response deadline, run on `tokio::time`).
+    pub async fn from_stream(stream: S, config: Config, timeout: Option<Duration>) -> Result<Self> {
         let mut pop = Self {
             stream,
-            client: Client::new(config),
-            out: Vec::new(),
-            written: 0,
+            pump: Pump::new(config, timeout),
             needs_flush: false,
-            closed: None,
-            timeout,
-            origin: Instant::now(),
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
-            allow_insecure_auth: false,
-            greeting: None,
             tls: None,
-            upgrading: false,
         };
-        loop {
-            if let Event::Greeting(g) = pop.next_event().await? {
-                pop.greeting = Some(g);
-                return Ok(pop);
-            }
-        }
+        pop.run(Greet::new(), |never| match never {}).await?;
+        Ok(pop)
     }
 
-    /// The server's greeting.
+    /// The server's greeting. `None` after STLS: the one received in plaintext could have
+    /// been written by an attacker, and servers send no new one.
     pub fn greeting(&self) -> Option<&Greeting> {
-        self.greeting.as_ref()
+        self.pump.client().greeting()
     }
 
-    /// The sans-IO session underneath.
+    /// The sans-IO session underneath (state, capabilities, the messages marked deleted).
     pub fn session(&self) -> &Client {
-        &self.client
+        self.pump.client()
     }
 
     /// The stream underneath.
@@ -118,374 +94,259 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         &self.stream
     }
 
-    /// Allows APOP and SASL over a connection without TLS.
+    /// Allows USER/PASS, APOP and SASL over a connection without TLS (off by default).
     pub fn allow_insecure_auth(&mut self, allow: bool) {
-        self.allow_insecure_auth = allow;
+        self.pump.client_mut().set_allow_plaintext_auth(allow);
     }
 
-    // ----- the driver: one poll function ------------------------------------------------
+    // ----- the pump -----------------------------------------------------------------------
 
-    pub(crate) fn close_with(&mut self, error: Error) -> Error {
-        let error = match error {
-            Error::Protocol(RemoteError::Timeout { .. }) => {
-                Error::Timeout(self.timeout.unwrap_or_default())
-            }
-            other => other,
-        };
-        if !error.is_recoverable() {
-            self.closed = Some(error.to_string());
-        }
-        error
-    }
-
-    pub(crate) fn io_failure(&mut self, e: io::Error) -> Error {
-        let error = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-            Some(tls) => Error::Tls(tls.clone()),
-            None if e.kind() == io::ErrorKind::TimedOut => {
-                Error::Timeout(self.timeout.unwrap_or_default())
-            }
-            None => Error::Io(e),
-        };
-        self.close_with(error)
-    }
-
-    fn now(&self) -> ProtoInstant {
-        ProtoInstant::from_elapsed(self.origin.elapsed())
-    }
-
-    /// Polls for the next event: writes what the session has to send and reads at the same
-    /// time (a server answering a long pipelined batch can never deadlock us), and fires the
-    /// core's deadlines. Cancel-safe: all progress is recorded in `self`.
-    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event>> {
-        if self.upgrading {
-            self.closed = Some("an STLS upgrade was cancelled during the TLS handshake".into());
-        }
-        if let Some(why) = &self.closed {
-            return Poll::Ready(Err(Error::Closed(why.clone())));
-        }
-        loop {
-            if self.written == self.out.len() {
-                self.out.clear();
-                self.written = 0;
-                let in_sasl = self.client.state() == SessionState::Sasl;
-                if self.client.poll_transmit(&mut self.out) > 0 {
-                    trace::sent(&self.out, in_sasl);
-                    self.needs_flush = true;
-                }
-            }
-            match self.client.poll_event() {
-                Ok(Some(event)) => {
-                    trace::received(&event);
-                    return Poll::Ready(Ok(event));
-                }
-                Ok(None) => {}
-                Err(e) => return Poll::Ready(Err(self.close_with(e.into()))),
-            }
-            let mut progress = false;
-            while self.written < self.out.len() {
-                match Pin::new(&mut self.stream).poll_write(cx, &self.out[self.written..]) {
-                    Poll::Ready(Ok(0)) => {
-                        let e = io::Error::from(io::ErrorKind::WriteZero);
-                        return Poll::Ready(Err(self.io_failure(e)));
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        self.written += n;
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_failure(e))),
-                    Poll::Pending => break,
-                }
-            }
-            if self.needs_flush && self.written == self.out.len() {
-                match Pin::new(&mut self.stream).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => {
-                        self.needs_flush = false;
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_failure(e))),
-                    Poll::Pending => {}
-                }
-            }
-            let mut buf = ReadBuf::new(self.client.read_space());
-            match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {
+    /// Writes, flushes, reads and runs the clock as far as possible without waiting; whether
+    /// anything happened. Reading while writing is what keeps a long pipelined batch from
+    /// deadlocking against a server that answers as it reads.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> bool {
+        let stream = Pin::new(&mut self.stream);
+        if self.pump.wants_input_check() {
+            let mut buf = ReadBuf::new(self.pump.read_space());
+            match stream.poll_read(cx, &mut buf) {
+                Poll::Ready(result) => {
                     let n = buf.filled().len();
-                    if n == 0 {
-                        self.client.handle_eof();
-                    } else {
-                        self.client
-                            .commit_read(n)
-                            .expect("a read never fills more than its buffer");
-                    }
-                    progress = true;
+                    self.pump.read_done(result.map(|()| n));
                 }
-                // TLS without close_notify: the core decides what the end of stream cut short.
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    self.client.handle_eof();
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_failure(e))),
-                Poll::Pending => {}
+                Poll::Pending => self.pump.read_done(Err(io::ErrorKind::WouldBlock.into())),
             }
-            let now = self.now();
-            // A deadline that fires makes progress: the core now has an error (or a
-            // keepalive NOOP) to hand out, and no waker would otherwise bring us back.
-            if self.client.poll_timeout().is_some_and(|d| d <= now) {
+            return true;
+        }
+        let mut progress = false;
+        while !self.pump.output().is_empty() {
+            match Pin::new(&mut self.stream).poll_write(cx, self.pump.output()) {
+                Poll::Ready(Ok(0)) => {
+                    self.pump.write_done(Err(io::ErrorKind::WriteZero.into()));
+                    return true;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.pump.write_done(Err(e));
+                    return true;
+                }
+                Poll::Ready(result) => self.pump.write_done(result),
+                Poll::Pending => break,
+            }
+            self.needs_flush = true;
+            progress = true;
+        }
+        if self.needs_flush && self.pump.output().is_empty() {
+            if let Poll::Ready(result) = Pin::new(&mut self.stream).poll_flush(cx) {
+                self.needs_flush = false;
+                progress = true;
+                if let Err(e) = result {
+                    self.pump.write_done(Err(e));
+                }
+            }
+        }
+        let mut buf = ReadBuf::new(self.pump.read_space());
+        if let Poll::Ready(result) = Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+            let n = buf.filled().len();
+            self.pump.read_done(result.map(|()| n));
+            progress = true;
+        }
+        if let Some(deadline) = self.pump.deadline() {
+            self.sleep.as_mut().reset(deadline.into());
+            if self.sleep.as_mut().poll(cx).is_ready() {
+                self.pump.tick();
                 progress = true;
             }
-            self.client.handle_timeout(now);
-            if let Some(deadline) = self.client.poll_timeout() {
-                self.sleep.as_mut().reset(self.origin + deadline.elapsed());
-                if self.sleep.as_mut().poll(cx).is_ready() {
-                    let now = self.now();
-                    self.client.handle_timeout(now);
-                    progress = true;
-                }
-            }
-            if !progress {
-                return Poll::Pending;
-            }
         }
+        progress
     }
 
-    pub(crate) async fn next_event(&mut self) -> Result<Event> {
-        poll_fn(|cx| self.poll_event(cx)).await
-    }
-
-    fn check_open(&self) -> Result<()> {
-        match &self.closed {
-            Some(why) => Err(Error::Closed(why.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// Reads the replies that cancelled calls left unread while they decide what may be
-    /// sent (a PASS or STLS whose caller went away), so that no call waits forever behind
-    /// them. An STLS accepted but abandoned before its handshake closes the session.
-    async fn settle(&mut self) -> Result<()> {
-        loop {
-            self.check_open()?;
-            if self.client.state() == SessionState::TlsHandshake {
-                let why = "an STLS call was cancelled before the TLS handshake";
-                return Err(self.close_with(Error::Closed(why.into())));
-            }
-            if self.client.awaiting_reply().is_none() {
-                return Ok(());
-            }
-            self.next_event().await?;
-        }
-    }
-
-    pub(crate) async fn send(&mut self, command: Command) -> Result<Handle> {
-        self.settle().await?;
-        self.client
-            .send(command)
-            .map_err(|e| self.close_with(e.into()))
-    }
-
-    /// Waits for the final event of `handle`; events of other (abandoned) commands are
-    /// skipped, which is what keeps a cancelled call from desynchronising later ones.
-    async fn wait(
+    /// Polls `procedure` for its next item, output or TLS handshake. Cancel-safe: all
+    /// progress is recorded in the pump and the procedure.
+    pub(crate) fn poll_next<P: Procedure + ?Sized>(
         &mut self,
-        handle: Handle,
-        command: &'static str,
-        mut each: impl FnMut(Event) -> Result<()>,
-    ) -> Result<Event> {
+        cx: &mut Context<'_>,
+        procedure: &mut P,
+    ) -> Poll<Result<Step<P::Item, P::Output>>> {
         loop {
-            let event = self.next_event().await?;
-            if event.handle() != Some(handle) {
-                continue;
-            }
-            if let Event::Status { status, .. } = &event {
-                if !status.is_ok() {
-                    return Err(Error::Server {
-                        command,
-                        status: status.clone(),
-                    });
+            match self.pump.step(procedure) {
+                Ok(Step::Io) => {
+                    if !self.poll_io(cx) {
+                        return Poll::Pending;
+                    }
                 }
+                other => return Poll::Ready(other),
             }
-            if event.is_final() {
-                return Ok(event);
+        }
+    }
+
+    pub(crate) async fn next<P: Procedure + ?Sized>(
+        &mut self,
+        procedure: &mut P,
+    ) -> Result<Step<P::Item, P::Output>> {
+        poll_fn(|cx| self.poll_next(cx, procedure)).await
+    }
+
+    /// Runs `procedure` to its end, handing each item to `each`. An error from `each`
+    /// abandons the procedure (the next call skips what is left of its replies).
+    async fn run<P: Procedure>(
+        &mut self,
+        mut procedure: P,
+        mut each: impl FnMut(P::Item) -> io::Result<()>,
+    ) -> Result<<P::Output as Finish>::Value>
+    where
+        P::Output: Finish,
+    {
+        loop {
+            match self.next(&mut procedure).await? {
+                Step::Item(item) => each(item)?,
+                Step::Done(output) => return output.finish(),
+                Step::StartTls(_) => {
+                    let e = Error::TlsRequired("this stream cannot be upgraded to TLS");
+                    return Err(self.pump.fail(e));
+                }
+                Step::Io => unreachable!("next() does the I/O"),
             }
-            each(event)?;
         }
     }
 
-    async fn status_of(&mut self, handle: Handle, command: &'static str) -> Result<Status> {
-        match self.wait(handle, command, |_| Ok(())).await? {
-            Event::Status { status, .. } => Ok(status),
-            other => Err(self.close_with(unexpected(command, &other))),
+    /// Runs a body procedure, each chunk written to `sink` as it arrives.
+    async fn body_to<W: AsyncWrite + Unpin>(
+        &mut self,
+        mut body: Multi<Bytes>,
+        sink: &mut W,
+    ) -> Result<u64> {
+        loop {
+            match self.next(&mut body).await? {
+                Step::Item(data) => sink.write_all(&data).await?,
+                Step::Done(output) => return output.finish(),
+                Step::Io | Step::StartTls(_) => unreachable!("a body never upgrades"),
+            }
         }
     }
 
-    async fn simple(&mut self, command: Command) -> Result<Status> {
-        let keyword = command.keyword();
-        let handle = self.send(command).await?;
-        self.status_of(handle, keyword).await
-    }
-
-    fn check_secure(&self, what: &'static str) -> Result<()> {
-        if self.client.is_tls() || self.allow_insecure_auth {
-            Ok(())
-        } else {
-            Err(Error::Insecure(what))
-        }
+    async fn exchange<T>(&mut self, exchange: Exchange<T>) -> Result<T> {
+        self.run(exchange, |never| match never {}).await
     }
 
     // ----- authorization ----------------------------------------------------------------
 
-    /// `USER name`.
+    /// `USER name`. Refused over plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth).
     pub async fn user(&mut self, name: &str) -> Result<Status> {
         let name = UserName::new(name).map_err(invalid)?;
-        self.simple(Command::User(name)).await
+        self.exchange(Exchange::user(name)).await
     }
 
-    /// `PASS secret` (never shown in traces).
+    /// `PASS secret` (never shown in traces). Refused over plaintext unless allowed.
     pub async fn pass(&mut self, secret: &str) -> Result<Status> {
         let secret = Password::new(secret).map_err(invalid)?;
-        self.simple(Command::Pass(secret)).await
+        self.exchange(Exchange::pass(secret)).await
     }
 
-    /// USER then PASS: pipelined when the session pipelines, otherwise PASS goes out only
-    /// after USER's `+OK`.
+    /// USER, then PASS only after USER's `+OK`. A refusal is [`Error::Server`] naming
+    /// `USER` or `PASS`.
     pub async fn login(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let name = UserName::new(name).map_err(invalid)?;
-        let secret = Password::new(secret).map_err(invalid)?;
-        if !self.client.is_pipelining() {
-            self.simple(Command::User(name)).await?;
-            return self.simple(Command::Pass(secret)).await;
-        }
-        let user = self.send(Command::User(name)).await?;
-        let pass = self.send(Command::Pass(secret)).await?;
-        let user_reply = self.status_of(user, "USER").await;
-        let pass_reply = self.status_of(pass, "PASS").await;
-        match (user_reply, pass_reply) {
-            (_, Err(e)) if !e.is_recoverable() => Err(e),
-            (Err(e), _) => Err(e),
-            (Ok(_), pass) => pass,
-        }
+        let user = UserName::new(name).map_err(invalid)?;
+        let pass = Password::new(secret).map_err(invalid)?;
+        let login = Login::new(Credentials::UserPass { user, pass });
+        self.run(login, |never| match never {}).await
     }
 
-    /// `APOP name digest` (refused over plaintext unless allowed).
+    /// `APOP name digest`. Refused over plaintext unless allowed (APOP's MD5 is crackable).
     pub async fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
-        self.settle().await?;
-        self.check_secure("APOP over a connection without TLS exposes a crackable MD5 digest of the password; use TLS or call allow_insecure_auth(true)")?;
-        let name = UserName::new(name).map_err(invalid)?;
+        let user = UserName::new(name).map_err(invalid)?;
         let secret = Password::new(secret).map_err(invalid)?;
-        let handle = self
-            .client
-            .apop(name, &secret)
-            .map_err(|e| self.close_with(e.into()))?;
-        self.status_of(handle, "APOP").await
+        let login = Login::new(Credentials::Apop { user, secret });
+        self.run(login, |never| match never {}).await
     }
 
     /// `RPOP user` (RFC 1081; after USER).
     pub async fn rpop(&mut self, user: &str) -> Result<Status> {
         let user = UserName::new(user).map_err(invalid)?;
-        self.simple(Command::Rpop(user)).await
+        self.exchange(Exchange::rpop(user)).await
     }
 
-    /// `AUTH` with a SASL mechanism (refused over plaintext unless allowed).
+    /// `AUTH`: a SASL exchange driven by `mechanism`.
     pub async fn auth(&mut self, mechanism: impl Mechanism + 'static) -> Result<Status> {
-        self.settle().await?;
-        self.check_secure("SASL over a connection without TLS may expose the password; use TLS or call allow_insecure_auth(true)")?;
-        let handle = self
-            .client
-            .authenticate(Box::new(mechanism))
-            .map_err(|e| self.close_with(e.into()))?;
-        self.status_of(handle, "AUTH").await
+        let login = Login::new(Credentials::Sasl(Box::new(mechanism)));
+        self.run(login, |never| match never {}).await
     }
 
     /// `UTF8` (RFC 6856).
     pub async fn utf8(&mut self) -> Result<Status> {
-        self.simple(Command::Utf8).await
+        self.exchange(Exchange::utf8()).await
     }
 
     /// `LANG tag` (RFC 6856).
     pub async fn lang(&mut self, tag: &str) -> Result<Status> {
         let tag = LangTag::new(tag).map_err(invalid)?;
-        self.simple(Command::Lang(Some(tag))).await
+        self.exchange(Exchange::lang(tag)).await
     }
 
     /// `LANG`: the languages offered, as (tag, description).
     pub async fn lang_list(&mut self) -> Result<Vec<(ServerText, ServerText)>> {
-        let handle = self.send(Command::Lang(None)).await?;
-        let mut langs = Vec::new();
-        self.wait(handle, "LANG", |event| {
-            if let Event::LangEntry {
-                tag, description, ..
-            } = event
-            {
-                langs.push((tag, description));
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(langs)
+        let limit = self.session().config().max_collected_entries;
+        let collect = Collect::entries(Multi::lang_list(), limit);
+        self.run(collect, |never| match never {}).await
     }
 
-    /// `CAPA`.
+    /// `CAPA` (also remembered by the session).
     pub async fn capa(&mut self) -> Result<Capabilities> {
-        let handle = self.send(Command::Capa).await?;
-        self.wait(handle, "CAPA", |_| Ok(())).await?;
-        Ok(self.client.capabilities().cloned().unwrap_or_default())
+        self.run(Multi::capa(), |_| Ok(())).await?;
+        Ok(self.session().capabilities().cloned().unwrap_or_default())
+    }
+
+    /// `CAPA`, each capability line handed to `each` in the server's order.
+    pub async fn capa_each(
+        &mut self,
+        each: impl FnMut(pop3_proto::Capability) -> io::Result<()>,
+    ) -> Result<u64> {
+        self.run(Multi::capa(), each).await
     }
 
     // ----- transaction ------------------------------------------------------------------
 
     /// `STAT`.
     pub async fn stat(&mut self) -> Result<Stat> {
-        let handle = self.send(Command::Stat).await?;
-        match self.wait(handle, "STAT", |_| Ok(())).await? {
-            Event::Stat { stat, .. } => Ok(stat),
-            other => Err(self.close_with(unexpected("STAT", &other))),
-        }
+        self.exchange(Exchange::stat()).await
     }
 
-    /// `LIST`.
+    /// `LIST` into memory, at most `Config::max_collected_entries` entries
+    /// ([`Error::TooLarge`] beyond): use [`list_each`](Self::list_each) for any size.
     pub async fn list(&mut self) -> Result<Vec<ScanListing>> {
-        let handle = self.send(Command::List(None)).await?;
-        let mut entries = Vec::new();
-        self.wait(handle, "LIST", |event| {
-            if let Event::ListEntry { entry, .. } = event {
-                entries.push(entry);
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(entries)
+        let collect = Collect::list(self.session());
+        self.run(collect, |never| match never {}).await
+    }
+
+    /// `LIST`, each entry handed to `each` as it arrives (constant memory).
+    pub async fn list_each(
+        &mut self,
+        each: impl FnMut(ScanListing) -> io::Result<()>,
+    ) -> Result<u64> {
+        self.run(Multi::list(), each).await
     }
 
     /// `LIST n`.
     pub async fn list_one(&mut self, msg: MsgNum) -> Result<ScanListing> {
-        let handle = self.send(Command::List(Some(msg))).await?;
-        match self.wait(handle, "LIST", |_| Ok(())).await? {
-            Event::ListOne { entry, .. } => Ok(entry),
-            other => Err(self.close_with(unexpected("LIST", &other))),
-        }
+        self.exchange(Exchange::list_one(msg)).await
     }
 
-    /// `UIDL`.
+    /// `UIDL` into memory, within `Config::max_collected_entries`: use
+    /// [`uidl_each`](Self::uidl_each) for any size.
     pub async fn uidl(&mut self) -> Result<Vec<(MsgNum, Uid)>> {
-        let handle = self.send(Command::Uidl(None)).await?;
-        let mut entries = Vec::new();
-        self.wait(handle, "UIDL", |event| {
-            if let Event::UidlEntry { msg, uid, .. } = event {
-                entries.push((msg, uid));
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(entries)
+        let collect = Collect::uidl(self.session());
+        self.run(collect, |never| match never {}).await
+    }
+
+    /// `UIDL`, each entry handed to `each` as it arrives (constant memory).
+    pub async fn uidl_each(
+        &mut self,
+        each: impl FnMut((MsgNum, Uid)) -> io::Result<()>,
+    ) -> Result<u64> {
+        self.run(Multi::uidl(), each).await
     }
 
     /// `UIDL n`.
     pub async fn uidl_one(&mut self, msg: MsgNum) -> Result<Uid> {
-        let handle = self.send(Command::Uidl(Some(msg))).await?;
-        match self.wait(handle, "UIDL", |_| Ok(())).await? {
-            Event::UidlOne { uid, .. } => Ok(uid),
-            other => Err(self.close_with(unexpected("UIDL", &other))),
-        }
+        self.exchange(Exchange::uidl_one(msg)).await
     }
 
     /// `RETR n` streamed into any `AsyncWrite`, in constant memory; returns the body size.
@@ -494,7 +355,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         msg: MsgNum,
         sink: &mut W,
     ) -> Result<u64> {
-        self.body_to(Command::Retr(msg), sink).await
+        self.body_to(Multi::retr(msg), sink).await
     }
 
     /// `TOP n lines` streamed into any `AsyncWrite`.
@@ -504,78 +365,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         lines: u32,
         sink: &mut W,
     ) -> Result<u64> {
-        self.body_to(Command::Top { msg, lines }, sink).await
+        self.body_to(Multi::top(msg, lines), sink).await
     }
 
-    /// `RETR n` into memory. **Buffers the whole message.**
+    /// `RETR n` into memory, within `Config::max_collected_body` ([`Error::TooLarge`]
+    /// beyond): prefer [`retr_to`](Self::retr_to) or [`retr_reader`](Self::retr_reader).
     pub async fn retr(&mut self, msg: MsgNum) -> Result<Vec<u8>> {
-        let mut body = Vec::new();
-        self.retr_to(msg, &mut body).await?;
-        Ok(body)
+        let limit = self.session().config().max_collected_body;
+        let collect = Collect::body(Multi::retr(msg), limit);
+        self.run(collect, |never| match never {}).await
     }
 
-    /// `TOP n lines` into memory.
+    /// `TOP n lines` into memory, within `Config::max_collected_body`.
     pub async fn top(&mut self, msg: MsgNum, lines: u32) -> Result<Vec<u8>> {
-        let mut body = Vec::new();
-        self.top_to(msg, lines, &mut body).await?;
-        Ok(body)
-    }
-
-    async fn body_to<W: AsyncWrite + Unpin>(
-        &mut self,
-        command: Command,
-        sink: &mut W,
-    ) -> Result<u64> {
-        let keyword = command.keyword();
-        let handle = self.send(command).await?;
-        let mut size = 0u64;
-        loop {
-            let event = self.next_event().await?;
-            if event.handle() != Some(handle) {
-                continue;
-            }
-            match event {
-                Event::BodyChunk { data, .. } => {
-                    size += data.len() as u64;
-                    sink.write_all(&data).await?;
-                }
-                Event::Status { status, .. } => {
-                    return Err(Error::Server {
-                        command: keyword,
-                        status,
-                    })
-                }
-                Event::MultiEnd { .. } => return Ok(size),
-                _ => {}
-            }
-        }
+        let limit = self.session().config().max_collected_body;
+        let collect = Collect::body(Multi::top(msg, lines), limit);
+        self.run(collect, |never| match never {}).await
     }
 
     /// `RETR n` as an [`AsyncRead`], in constant memory. Dropping it early is safe: the
     /// rest of the body is skipped by the next call.
     pub async fn retr_reader(&mut self, msg: MsgNum) -> Result<MessageReader<'_, S>> {
-        let handle = self.send(Command::Retr(msg)).await?;
         Ok(MessageReader {
             pop: self,
-            handle,
+            retr: Multi::retr(msg),
             chunk: Bytes::new(),
             done: false,
         })
     }
 
-    /// `DELE n` (committed only by QUIT's `+OK`).
+    /// `DELE n` (committed only by QUIT's `+OK`). Once polled, the DELE may be on its way:
+    /// dropping the call then does not unsend it (see [`Pop3`]'s cancel safety).
     pub async fn dele(&mut self, msg: MsgNum) -> Result<Status> {
-        self.simple(Command::Dele(msg)).await
+        self.exchange(Exchange::dele(msg)).await
     }
 
     /// `NOOP`.
     pub async fn noop(&mut self) -> Result<Status> {
-        self.simple(Command::Noop).await
+        self.exchange(Exchange::noop()).await
     }
 
-    /// `RSET`.
+    /// `RSET`: unmarks every deletion.
     pub async fn rset(&mut self) -> Result<Status> {
-        self.simple(Command::Rset).await
+        self.exchange(Exchange::rset()).await
     }
 
     /// A raw command with a declared reply shape; a multi-line body goes to `sink`.
@@ -587,37 +419,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
     ) -> Result<u64> {
         let line = RawLine::new(line).map_err(invalid)?;
         if multiline {
-            self.body_to(Command::Raw { line, multiline }, sink).await
+            self.body_to(Multi::raw(line), sink).await
         } else {
-            self.simple(Command::Raw { line, multiline })
-                .await
-                .map(|_| 0)
+            self.exchange(Exchange::raw(line)).await.map(|_| 0)
         }
     }
 
-    /// `QUIT`: only [`QuitOutcome::Committed`] means deletions happened.
+    /// `QUIT`: only [`QuitOutcome::Committed`] means deletions happened; a connection lost
+    /// after QUIT went out is [`QuitOutcome::Unknown`], not an error.
     pub async fn quit(mut self) -> Result<QuitOutcome> {
-        let handle = self.send(Command::Quit).await?;
-        loop {
-            if let Event::Closed { handle: h, outcome } = self.next_event().await? {
-                if h == handle {
-                    return Ok(outcome);
-                }
-            }
-        }
+        self.run(Quit::new(), |never| match never {}).await
     }
 
     // ----- pipelined batches ------------------------------------------------------------
-
-    async fn learn_capabilities(&mut self) -> Result<()> {
-        if self.client.capabilities().is_none() {
-            match self.capa().await {
-                Ok(_) | Err(Error::Server { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
 
     /// Retrieves many messages, pipelined when the server advertises PIPELINING, handing
     /// each body to `sink` as it streams in (see `pop3_blocking::Pop3::retr_many`).
@@ -626,42 +440,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         msgs: &[MsgNum],
         mut sink: impl FnMut(MsgNum, Part<'_>) -> io::Result<()>,
     ) -> Result<BatchReport> {
-        self.batch(msgs, Command::Retr, |msg, event| match event {
-            Event::BodyChunk { data, .. } => sink(msg, Part::Data(&data)).map(|()| data.len()),
-            Event::MultiEnd { .. } => sink(msg, Part::End).map(|()| 0),
-            _ => Ok(0),
+        let batch = Batch::retr(msgs.iter().copied());
+        self.run(batch, |item| match item {
+            BatchItem::Data { msg, data } => sink(msg, Part::Data(&data)),
+            BatchItem::Done { msg, .. } => sink(msg, Part::End),
+            BatchItem::Refused { .. } => Ok(()),
         })
         .await
     }
 
-    /// Marks many messages deleted, pipelined when possible.
-    pub async fn dele_many(&mut self, msgs: &[MsgNum]) -> Result<BatchReport> {
-        self.batch(msgs, Command::Dele, |_, _| Ok(0)).await
+    /// Runs any batch, each item (per-message outcomes included) to `each`.
+    pub async fn batch(
+        &mut self,
+        batch: Batch,
+        each: impl FnMut(BatchItem) -> io::Result<()>,
+    ) -> Result<BatchReport> {
+        self.run(batch, each).await
     }
 
-    async fn batch(
-        &mut self,
-        msgs: &[MsgNum],
-        command: fn(MsgNum) -> Command,
-        mut each: impl FnMut(MsgNum, Event) -> io::Result<usize>,
-    ) -> Result<BatchReport> {
-        self.learn_capabilities().await?;
-        let mut batch = Batch::default();
-        for &msg in msgs {
-            batch.push(self.send(command(msg)).await?, msg);
-        }
-        while !batch.is_done() {
-            let event = self.next_event().await?;
-            batch.on_event(event, &mut each);
-        }
-        batch.finish()
+    /// Marks many messages deleted, pipelined when possible. Dropped midway, the DELEs
+    /// already written stay sent ([`Client::marked_deleted`] shows what the server marked);
+    /// the rest are withdrawn.
+    pub async fn dele_many(&mut self, msgs: &[MsgNum]) -> Result<BatchReport> {
+        let batch = Batch::dele(msgs.iter().copied());
+        self.run(batch, |_| Ok(())).await
     }
 }
 
 /// A message body as an [`AsyncRead`] (see [`Pop3::retr_reader`]).
 pub struct MessageReader<'a, S> {
     pop: &'a mut Pop3<S>,
-    handle: Handle,
+    retr: Multi<Bytes>,
     chunk: Bytes,
     done: bool,
 }
@@ -669,7 +478,7 @@ pub struct MessageReader<'a, S> {
 impl<S> std::fmt::Debug for MessageReader<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageReader")
-            .field("handle", &self.handle)
+            .field("retr", &self.retr)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -683,26 +492,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MessageReader<'_, S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         while this.chunk.is_empty() && !this.done {
-            let event = match this.pop.poll_event(cx) {
-                Poll::Ready(Ok(event)) => event,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(into_io(e))),
+            match this.pop.poll_next(cx, &mut this.retr) {
                 Poll::Pending => return Poll::Pending,
-            };
-            if event.handle() != Some(this.handle) {
-                continue;
-            }
-            match event {
-                Event::BodyChunk { data, .. } => this.chunk = data,
-                Event::MultiEnd { .. } => this.done = true,
-                Event::Status { status, .. } => {
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(into_io(e))),
+                Poll::Ready(Ok(Step::Item(data))) => this.chunk = data,
+                Poll::Ready(Ok(Step::Done(output))) => {
                     this.done = true;
-                    let e = Error::Server {
-                        command: "RETR",
-                        status,
-                    };
-                    return Poll::Ready(Err(into_io(e)));
+                    if let Err(e) = output.finish() {
+                        return Poll::Ready(Err(into_io(e)));
+                    }
                 }
-                _ => {}
+                Poll::Ready(Ok(Step::Io | Step::StartTls(_))) => {
+                    unreachable!("a RETR never upgrades")
+                }
             }
         }
         let n = buf.remaining().min(this.chunk.len());
@@ -720,10 +522,6 @@ fn into_io(e: Error) -> io::Error {
     }
 }
 
-fn invalid(e: pop3_proto::ArgumentError) -> Error {
+pub(crate) fn invalid(e: pop3_proto::ArgumentError) -> Error {
     Error::Usage(pop3_proto::LocalError::from(e))
-}
-
-fn unexpected(command: &'static str, event: &Event) -> Error {
-    Error::Closed(format!("unexpected reply to {command}: {event:?}"))
 }

@@ -42,7 +42,8 @@ impl Transport {
         }
     }
 
-    /// Re-arms TCP_QUICKACK after a read (Linux); see `pop3_blocking::Transport`.
+    /// Re-arms TCP_QUICKACK after a read (Linux): without it, a server's Nagle meets our
+    /// delayed ACK and every command costs 40 ms with Cyrus, Courier, Mailutils and popa3d.
     fn after_read(&self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {

@@ -273,7 +273,9 @@ fn connector(server: &Server, tls: bool) -> Connector {
     if tls {
         connector.tls_config(Pki::shared().client_config())
     } else {
-        connector.tls_mode(TlsMode::InsecurePlaintext)
+        connector
+            .tls_mode(TlsMode::InsecurePlaintext)
+            .allow_insecure_auth(true)
     }
 }
 

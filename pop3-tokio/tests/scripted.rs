@@ -40,8 +40,13 @@ fn msg(n: u32) -> MsgNum {
     MsgNum::new(n).expect("non-zero")
 }
 
-/// Plaintext to the scripted server.
+/// Plaintext to the scripted server, credentials allowed (it is loopback).
 fn plain(server: &Server) -> Connector {
+    plain_strict(server).allow_insecure_auth(true)
+}
+
+/// Plaintext to the scripted server, with the default refusal of plaintext credentials.
+fn plain_strict(server: &Server) -> Connector {
     Connector::new("127.0.0.1")
         .port(server.port())
         .tls_mode(TlsMode::InsecurePlaintext)
@@ -556,7 +561,7 @@ async fn apop_over_plaintext_needs_allow_insecure_auth() {
         send("+OK bye\r\n"),
         Step::Close,
     ]);
-    let mut pop = plain(&server).connect().await.expect("connect");
+    let mut pop = plain_strict(&server).connect().await.expect("connect");
     let err = pop.apop("mrose", "tanstaaf").await.expect_err("plaintext");
     assert!(matches!(err, Error::Insecure(_)), "{err:?}");
     pop.allow_insecure_auth(true);

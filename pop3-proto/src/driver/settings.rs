@@ -57,6 +57,8 @@ pub struct Settings {
     connect_timeout: Duration,
     timeout: Option<Duration>,
     session: Config,
+    /// Set by `allow_insecure_auth`, whatever `session_config` says.
+    allow_insecure_auth: Option<bool>,
 }
 
 impl Settings {
@@ -70,6 +72,7 @@ impl Settings {
             connect_timeout: Duration::from_secs(30),
             timeout: Some(Duration::from_secs(60)),
             session: Config::default(),
+            allow_insecure_auth: None,
         }
     }
 
@@ -166,7 +169,7 @@ impl Settings {
     /// Lets the login calls send credentials (USER/PASS, APOP, AUTH) over a connection
     /// without TLS (off by default; see [`Config::allow_plaintext_auth`]).
     pub fn allow_insecure_auth(mut self, allow: bool) -> Self {
-        self.session.allow_plaintext_auth = allow;
+        self.allow_insecure_auth = Some(allow);
         self
     }
 
@@ -177,6 +180,9 @@ impl Settings {
         session.implicit_tls = self.mode == TlsMode::Implicit;
         if self.timeout.is_some() {
             session.response_timeout = self.timeout;
+        }
+        if let Some(allow) = self.allow_insecure_auth {
+            session.allow_plaintext_auth = allow;
         }
         session
     }
