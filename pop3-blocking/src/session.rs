@@ -210,13 +210,13 @@ impl<S: Read + Write> Pop3<S> {
 
     /// `USER name`. Refused over plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth).
     pub fn user(&mut self, name: &str) -> Result<Status> {
-        self.exchange(Exchange::user(UserName::new(name).map_err(invalid)?))
+        self.exchange(Exchange::user(UserName::new(name)?))
     }
 
     /// `PASS secret` (never shown in traces). Refused over plaintext unless
     /// [`allow_insecure_auth`](Self::allow_insecure_auth).
     pub fn pass(&mut self, secret: &str) -> Result<Status> {
-        self.exchange(Exchange::pass(Password::new(secret).map_err(invalid)?))
+        self.exchange(Exchange::pass(Password::new(secret)?))
     }
 
     /// USER, then PASS only after USER's `+OK` (a server that refused the name never sees the
@@ -229,8 +229,8 @@ impl<S: Read + Write> Pop3<S> {
     /// # Ok(()) }
     /// ```
     pub fn login(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name).map_err(invalid)?;
-        let pass = Password::new(secret).map_err(invalid)?;
+        let user = UserName::new(name)?;
+        let pass = Password::new(secret)?;
         self.run(
             Login::new(Credentials::UserPass { user, pass }),
             |n| match n {},
@@ -241,8 +241,8 @@ impl<S: Read + Write> Pop3<S> {
     /// plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth): APOP's MD5 is
     /// easy to crack from a captured session.
     pub fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name).map_err(invalid)?;
-        let secret = Password::new(secret).map_err(invalid)?;
+        let user = UserName::new(name)?;
+        let secret = Password::new(secret)?;
         self.run(
             Login::new(Credentials::Apop { user, secret }),
             |n| match n {},
@@ -251,7 +251,7 @@ impl<S: Read + Write> Pop3<S> {
 
     /// `RPOP user` (RFC 1081; after USER).
     pub fn rpop(&mut self, user: &str) -> Result<Status> {
-        self.exchange(Exchange::rpop(UserName::new(user).map_err(invalid)?))
+        self.exchange(Exchange::rpop(UserName::new(user)?))
     }
 
     /// `AUTH`: a SASL exchange driven by `mechanism` (e.g. [`pop3_proto::sasl::Plain`]).
@@ -275,7 +275,7 @@ impl<S: Read + Write> Pop3<S> {
 
     /// `LANG tag` (RFC 6856); `"*"` asks for the server's default.
     pub fn lang(&mut self, tag: &str) -> Result<Status> {
-        self.exchange(Exchange::lang(LangTag::new(tag).map_err(invalid)?))
+        self.exchange(Exchange::lang(LangTag::new(tag)?))
     }
 
     /// `LANG` without argument: the languages the server offers, as (tag, description).
@@ -415,7 +415,7 @@ impl<S: Read + Write> Pop3<S> {
     /// A command this crate does not model, with the reply shape you declare; a multi-line
     /// reply's body goes to `sink`.
     pub fn raw(&mut self, line: &str, multiline: bool, sink: &mut impl Write) -> Result<u64> {
-        let line = RawLine::new(line).map_err(invalid)?;
+        let line = RawLine::new(line)?;
         if multiline {
             self.run(Multi::raw(line), |data| sink.write_all(&data))
         } else {
@@ -498,11 +498,11 @@ impl<S: Read + Write> std::fmt::Debug for MessageReader<'_, S> {
 impl<S: Read + Write> Read for MessageReader<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() && !self.done {
-            match self.pop.next(&mut self.retr).map_err(into_io)? {
+            match self.pop.next(&mut self.retr)? {
                 Step::Item(data) => self.chunk = data,
                 Step::Done(output) => {
                     self.done = true;
-                    output.finish().map_err(into_io)?;
+                    output.finish()?;
                 }
                 Step::Io | Step::StartTls(_) => unreachable!("a RETR never upgrades"),
             }
@@ -512,16 +512,4 @@ impl<S: Read + Write> Read for MessageReader<'_, S> {
         bytes::Buf::advance(&mut self.chunk, n);
         Ok(n)
     }
-}
-
-fn into_io(e: Error) -> io::Error {
-    match e {
-        Error::Io(e) => e,
-        Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
-        other => io::Error::other(other),
-    }
-}
-
-pub(crate) fn invalid(e: pop3_proto::ArgumentError) -> Error {
-    Error::Usage(pop3_proto::LocalError::from(e))
 }

@@ -231,36 +231,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `USER name`. Refused over plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth).
     pub async fn user(&mut self, name: &str) -> Result<Status> {
-        let name = UserName::new(name).map_err(invalid)?;
+        let name = UserName::new(name)?;
         self.exchange(Exchange::user(name)).await
     }
 
     /// `PASS secret` (never shown in traces). Refused over plaintext unless allowed.
     pub async fn pass(&mut self, secret: &str) -> Result<Status> {
-        let secret = Password::new(secret).map_err(invalid)?;
+        let secret = Password::new(secret)?;
         self.exchange(Exchange::pass(secret)).await
     }
 
     /// USER, then PASS only after USER's `+OK`. A refusal is [`Error::Server`] naming
     /// `USER` or `PASS`.
     pub async fn login(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name).map_err(invalid)?;
-        let pass = Password::new(secret).map_err(invalid)?;
+        let user = UserName::new(name)?;
+        let pass = Password::new(secret)?;
         let login = Login::new(Credentials::UserPass { user, pass });
         self.run(login, |never| match never {}).await
     }
 
     /// `APOP name digest`. Refused over plaintext unless allowed (APOP's MD5 is crackable).
     pub async fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name).map_err(invalid)?;
-        let secret = Password::new(secret).map_err(invalid)?;
+        let user = UserName::new(name)?;
+        let secret = Password::new(secret)?;
         let login = Login::new(Credentials::Apop { user, secret });
         self.run(login, |never| match never {}).await
     }
 
     /// `RPOP user` (RFC 1081; after USER).
     pub async fn rpop(&mut self, user: &str) -> Result<Status> {
-        let user = UserName::new(user).map_err(invalid)?;
+        let user = UserName::new(user)?;
         self.exchange(Exchange::rpop(user)).await
     }
 
@@ -277,7 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     /// `LANG tag` (RFC 6856).
     pub async fn lang(&mut self, tag: &str) -> Result<Status> {
-        let tag = LangTag::new(tag).map_err(invalid)?;
+        let tag = LangTag::new(tag)?;
         self.exchange(Exchange::lang(tag)).await
     }
 
@@ -417,7 +417,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         multiline: bool,
         sink: &mut W,
     ) -> Result<u64> {
-        let line = RawLine::new(line).map_err(invalid)?;
+        let line = RawLine::new(line)?;
         if multiline {
             self.body_to(Multi::raw(line), sink).await
         } else {
@@ -494,12 +494,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MessageReader<'_, S> {
         while this.chunk.is_empty() && !this.done {
             match this.pop.poll_next(cx, &mut this.retr) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(into_io(e))),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
                 Poll::Ready(Ok(Step::Item(data))) => this.chunk = data,
                 Poll::Ready(Ok(Step::Done(output))) => {
                     this.done = true;
                     if let Err(e) = output.finish() {
-                        return Poll::Ready(Err(into_io(e)));
+                        return Poll::Ready(Err(e.into()));
                     }
                 }
                 Poll::Ready(Ok(Step::Io | Step::StartTls(_))) => {
@@ -512,16 +512,4 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MessageReader<'_, S> {
         bytes::Buf::advance(&mut this.chunk, n);
         Poll::Ready(Ok(()))
     }
-}
-
-fn into_io(e: Error) -> io::Error {
-    match e {
-        Error::Io(e) => e,
-        Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
-        other => io::Error::other(other),
-    }
-}
-
-pub(crate) fn invalid(e: pop3_proto::ArgumentError) -> Error {
-    Error::Usage(pop3_proto::LocalError::from(e))
 }

@@ -141,6 +141,24 @@ impl Error {
     }
 }
 
+impl From<crate::ArgumentError> for Error {
+    fn from(e: crate::ArgumentError) -> Self {
+        Self::Usage(LocalError::from(e))
+    }
+}
+
+/// For readers and sinks that must speak `std::io` (a body as `Read`/`AsyncRead`): I/O
+/// errors come back as themselves, timeouts as `TimedOut`, the rest wrapped.
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(e) => e,
+            Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
+            other => io::Error::other(other),
+        }
+    }
+}
+
 impl From<Refused> for Error {
     fn from(r: Refused) -> Self {
         Self::Server {
