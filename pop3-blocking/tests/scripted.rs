@@ -4,11 +4,13 @@
 
 mod support;
 
-use pop3_blocking::pop3_proto::{LocalError, MsgNum, QuitOutcome, RemoteError, ResponseCode};
+use pop3_blocking::pop3_proto::{
+    Config, LocalError, LowSpeed, MsgNum, QuitOutcome, RemoteError, ResponseCode,
+};
 use pop3_blocking::{Connector, Error, Part, Pop3, TlsMode};
 use std::io::Read;
 use std::time::{Duration, Instant};
-use support::{expect, send, silence, Pki, Server, Step};
+use support::{expect, send, silence, sleep, Pki, Server, Step};
 
 /// The client's read/write timeout in tests that do not test timeouts: long enough for a
 /// loaded machine, short enough that a broken test fails fast.
@@ -651,5 +653,198 @@ fn retr_many_goes_one_at_a_time_without_pipelining() {
     assert_eq!(report.done.len(), 2);
     assert!(report.refused.is_empty());
     assert!(pop.quit().expect("quit").is_committed());
+    server.join();
+}
+
+// ----- the procedures' rules, as this driver runs them -----------------------------------------
+
+/// A plaintext connector with these core settings and no reply timeout of its own, so only
+/// the core's deadlines can fire.
+fn with_core(server: &Server, config: Config) -> Connector {
+    plain(server).timeout(None).session_config(config)
+}
+
+#[test]
+fn the_core_response_timeout_applies_without_a_driver_timeout() {
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[expect("STAT"), silence(200), Step::ExpectEof],
+    ]));
+    let mut config = Config::default();
+    config.response_timeout = Some(ms(300));
+    let mut pop = with_core(&server, config).connect().expect("connect");
+    pop.login("alice", "secret").expect("login");
+    let err = pop.stat().expect_err("no reply");
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    drop(pop);
+    server.join();
+}
+
+#[test]
+fn the_core_keepalive_goes_out_from_an_idle_blocking_session() {
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[expect("NOOP"), send("+OK still here\r\n")],
+        &[expect("QUIT"), send("+OK bye\r\n"), Step::Close],
+    ]));
+    let mut config = Config::default();
+    config.keepalive_interval = Some(ms(100));
+    let mut pop = with_core(&server, config).connect().expect("connect");
+    pop.login("alice", "secret").expect("login");
+    std::thread::sleep(ms(250));
+    pop.keep_alive().expect("keepalive");
+    assert!(pop.quit().expect("quit").is_committed());
+    server.join();
+}
+
+#[test]
+fn a_trickling_server_trips_the_low_speed_limit() {
+    // A byte every 100 ms resets any reply timeout; the low-speed limit still fires.
+    let trickle: Vec<Step> = (0..8).flat_map(|_| [send("x"), sleep(100)]).collect();
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[expect("RETR 1"), send("+OK\r\n")],
+        &trickle,
+        &[Step::ExpectEof],
+    ]));
+    let mut config = Config::default();
+    config.response_timeout = Some(ms(1000));
+    config.low_speed = Some(LowSpeed {
+        bytes_per_second: 100,
+        time: ms(300),
+    });
+    let mut pop = with_core(&server, config).connect().expect("connect");
+    pop.login("alice", "secret").expect("login");
+    let err = pop.retr_to(msg(1), &mut Vec::new()).expect_err("too slow");
+    assert!(
+        matches!(err, Error::Protocol(RemoteError::TooSlow { .. })),
+        "{err:?}"
+    );
+    std::thread::sleep(ms(1000)); // let the server finish trickling before we hang up
+    drop(pop);
+    server.join();
+}
+
+#[test]
+fn user_and_pass_over_plaintext_need_an_opt_in() {
+    let server = Server::start(vec![send(GREETING), Step::ExpectEof]);
+    let mut pop = plain_strict(&server).connect().expect("connect");
+    for err in [
+        pop.login("alice", "secret").expect_err("plaintext"),
+        pop.user("alice").expect_err("plaintext"),
+        pop.pass("secret").expect_err("plaintext"),
+    ] {
+        assert!(matches!(err, Error::Insecure(_)), "{err:?}");
+    }
+    drop(pop);
+    server.join();
+}
+
+#[test]
+fn the_greeting_is_forgotten_after_stls() {
+    let server = Server::start(vec![
+        send("+OK POP3 ready <1.2@example>\r\n"),
+        expect("CAPA"),
+        send(CAPA_STLS),
+        expect("STLS"),
+        send("+OK begin TLS\r\n"),
+        tls(),
+        expect("CAPA"),
+        send("+OK\r\nUSER\r\n.\r\n"),
+        Step::ExpectEof,
+    ]);
+    let mut pop = starttls(&server).connect().expect("connect");
+    assert!(pop.session().is_tls());
+    assert!(pop.greeting().is_none(), "{:?}", pop.greeting());
+    let err = pop.apop("mrose", "tanstaaf").expect_err("no timestamp any more");
+    assert!(
+        matches!(err, Error::Usage(LocalError::NoApopTimestamp)),
+        "{err:?}"
+    );
+    drop(pop);
+    server.join();
+}
+
+#[test]
+fn collected_replies_are_bounded_and_the_session_goes_on() {
+    let body = "+OK\r\n0123456789012345678901234567890123456789\r\n.\r\n";
+    let listing = "+OK\r\n1 42\r\n2 42\r\n3 42\r\n.\r\n";
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[expect("RETR 1"), send(body), expect("LIST"), send(listing)],
+        &[expect("LIST"), send(listing), expect("RETR 1"), send(body)],
+        &[expect("QUIT"), send("+OK bye\r\n"), Step::Close],
+    ]));
+    let mut config = Config::default();
+    config.max_collected_body = 10;
+    config.max_collected_entries = 2;
+    let mut pop = plain(&server)
+        .session_config(config)
+        .connect()
+        .expect("connect");
+    pop.login("alice", "secret").expect("login");
+    let err = pop.retr(msg(1)).expect_err("body over the limit");
+    assert!(
+        matches!(err, Error::TooLarge { command: "RETR", limit: 10, streaming, .. } if streaming.contains("retr_to")),
+        "{err:?}"
+    );
+    let err = pop.list().expect_err("listing over the limit");
+    assert!(
+        matches!(err, Error::TooLarge { command: "LIST", limit: 2, .. }),
+        "{err}"
+    );
+    let mut entries = 0;
+    assert_eq!(pop.list_each(|_| Ok(entries += 1)).expect("list_each"), 3);
+    assert_eq!(entries, 3);
+    let mut sink = Vec::new();
+    assert_eq!(pop.retr_to(msg(1), &mut sink).expect("retr_to"), 42);
+    assert!(pop.quit().expect("quit").is_committed());
+    server.join();
+}
+
+#[test]
+fn a_stale_reply_never_passes_for_the_next_commands() {
+    // The server answers nothing and then says +OK: had QUIT gone out first, that +OK would
+    // have been taken for its reply, and deletions reported as committed.
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[send("+OK stale\r\n"), Step::ExpectEof],
+    ]));
+    let mut pop = plain(&server).connect().expect("connect");
+    pop.login("alice", "secret").expect("login");
+    std::thread::sleep(ms(100));
+    let err = pop.quit().expect_err("unsolicited");
+    assert!(
+        matches!(err, Error::Protocol(RemoteError::Unsolicited { .. })),
+        "{err:?}"
+    );
+    server.join();
+}
+
+#[test]
+fn quit_whose_reply_times_out_is_unknown_not_an_error() {
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[expect("DELE 1"), send("+OK marked\r\n"), expect("QUIT")],
+        &[Step::Drain],
+    ]));
+    let mut pop = plain(&server).timeout(ms(300)).connect().expect("connect");
+    pop.login("alice", "secret").expect("login");
+    pop.dele(msg(1)).expect("dele");
+    assert_eq!(pop.session().marked_deleted().collect::<Vec<_>>(), [msg(1)]);
+    assert_eq!(pop.quit().expect("quit"), QuitOutcome::Unknown);
+    server.join();
+}
+
+#[test]
+fn quit_cut_by_a_tls_close_without_close_notify_is_unknown() {
+    let server = Server::start(script(&[
+        &[tls()],
+        &greet_and_login(),
+        &[expect("QUIT"), Step::Abort],
+    ]));
+    let mut pop = implicit(&server).connect().expect("connect");
+    pop.login("alice", "secret").expect("login");
+    assert_eq!(pop.quit().expect("quit"), QuitOutcome::Unknown);
     server.join();
 }

@@ -256,6 +256,10 @@ fn serve(mut conn: Conn, mut pending: Vec<u8>, mailbox: &Mailbox, log: &Mutex<Ve
             },
             ("RETR", Some(_)) => (b"-ERR no such message\r\n".to_vec(), false),
             ("NOOP", None) => (b"+OK\r\n".to_vec(), false),
+            ("DELE", Some(n)) if (1..=mailbox.count).contains(&n) => {
+                (b"+OK marked\r\n".to_vec(), false)
+            }
+            ("RSET", None) => (b"+OK\r\n".to_vec(), false),
             _ => (b"-ERR unknown command\r\n".to_vec(), false),
         };
         if !put(&mut conn, &reply, slow) {
@@ -612,6 +616,46 @@ async fn retr_many_cancelled_midway_on_one_connection() {
         }
         quit_and_check_log(pop, server, &log, expected).await;
     }
+}
+
+// ----- DELE ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn dele_dropped_after_its_first_poll_is_sent_and_the_session_tracks_the_mark() {
+    let (server, log) = start(Mailbox::small(true), false);
+    let mut pop = login(&server, false).await;
+    pop.capa().await.expect("capa");
+    // Never polled: nothing goes out.
+    let (output, polls) = run(Cut::Polls(0), pop.dele(msg(4))).await;
+    assert!(output.is_none() && polls == 0);
+    // Polled once: DELE is written in that poll (its bytes left the session before the
+    // await), so dropping the call does not unsend it; its reply marks the message.
+    let (output, polls) = run(Cut::Polls(1), pop.dele(msg(5))).await;
+    assert!(output.is_none() && polls == 1);
+    pop.noop().await.expect("noop");
+    let marked = |pop: &Pop3| {
+        pop.session()
+            .marked_deleted()
+            .map(|m| m.get())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(marked(&pop), [5]);
+    // A pipelined dele_many polled once has written its whole window: all marked.
+    let (output, _) = run(Cut::Polls(1), pop.dele_many(&[msg(6), msg(7), msg(8)])).await;
+    assert!(output.is_none());
+    pop.noop().await.expect("noop");
+    assert_eq!(marked(&pop), [5, 6, 7, 8]);
+    // QUIT would commit them; RSET restores them first.
+    pop.rset().await.expect("rset");
+    assert!(marked(&pop).is_empty());
+    let mut expected = login_log();
+    expected.extend(
+        [
+            "CAPA", "DELE 5", "NOOP", "DELE 6", "DELE 7", "DELE 8", "NOOP", "RSET",
+        ]
+        .map(String::from),
+    );
+    quit_and_check_log(pop, server, &log, expected).await;
 }
 
 // ----- STLS ----------------------------------------------------------------------------------

@@ -713,3 +713,68 @@ async fn retr_many_goes_one_at_a_time_without_pipelining() {
     assert!(pop.quit().await.expect("quit").is_committed());
     server.join();
 }
+
+// ----- the procedures' rules, as this driver runs them -----------------------------------------
+
+#[tokio::test]
+async fn a_server_that_stalls_the_stls_handshake_times_out() {
+    let server = Server::start(vec![
+        send(GREETING),
+        expect("CAPA"),
+        send(CAPA_STLS),
+        expect("STLS"),
+        send("+OK begin TLS\r\n"),
+        Step::RecvAny, // the ClientHello, never answered
+        Step::ExpectEof,
+    ]);
+    let err = starttls(&server)
+        .timeout(ms(300))
+        .connect()
+        .await
+        .expect_err("stalled handshake");
+    assert!(matches!(err, Error::Timeout(d) if d == ms(300)), "{err:?}");
+    server.join();
+}
+
+#[tokio::test]
+async fn user_and_pass_over_plaintext_need_an_opt_in() {
+    let server = Server::start(vec![send(GREETING), Step::ExpectEof]);
+    let mut pop = plain_strict(&server).connect().await.expect("connect");
+    let err = pop.login("alice", "secret").await.expect_err("plaintext");
+    assert!(matches!(err, Error::Insecure(_)), "{err:?}");
+    drop(pop);
+    server.join();
+}
+
+#[tokio::test]
+async fn a_stale_reply_never_passes_for_the_next_commands() {
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[send("+OK stale\r\n"), Step::ExpectEof],
+    ]));
+    let mut pop = plain(&server).connect().await.expect("connect");
+    pop.login("alice", "secret").await.expect("login");
+    tokio::time::sleep(ms(100)).await;
+    let err = pop.quit().await.expect_err("unsolicited");
+    assert!(
+        matches!(err, Error::Protocol(RemoteError::Unsolicited { .. })),
+        "{err:?}"
+    );
+    server.join();
+}
+
+#[tokio::test]
+async fn quit_whose_reply_times_out_is_unknown_not_an_error() {
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[expect("QUIT"), Step::Drain],
+    ]));
+    let mut pop = plain(&server)
+        .timeout(ms(300))
+        .connect()
+        .await
+        .expect("connect");
+    pop.login("alice", "secret").await.expect("login");
+    assert_eq!(pop.quit().await.expect("quit"), QuitOutcome::Unknown);
+    server.join();
+}

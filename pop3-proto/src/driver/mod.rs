@@ -161,7 +161,11 @@ impl Pump {
             return Err(self.fail(Error::Closed(why.into())));
         }
         self.tick();
-        match procedure.step(&mut self.client) {
+        let step = procedure.step(&mut self.client);
+        // Replies just decoded may have changed what the clock should watch (logged in:
+        // the keepalive starts counting).
+        self.tick();
+        match step {
             Err(e) => {
                 let error = match self.io_error.take() {
                     Some(io) => io, // the cause, rather than the end of stream it made
