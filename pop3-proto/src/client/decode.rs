@@ -123,6 +123,11 @@ impl Client {
         waiting_for: &'static str,
     ) -> Result<Option<(usize, usize)>, RemoteError> {
         let bare_lf = self.bare_lf();
+        #[cfg(test)]
+        {
+            let searched = self.recv.data().len().min(limit);
+            self.recv.scan_work += searched.saturating_sub(self.recv.scanned) as u64;
+        }
         match find_line(self.recv.data(), self.recv.scanned, limit, bare_lf) {
             Ok(LineScan::Complete { content, consumed }) => Ok(Some((content, consumed))),
             Ok(LineScan::Incomplete { scanned }) => {
@@ -608,5 +613,35 @@ fn bad_listing(
         what,
         line: quote(line),
         problem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Client, Command, Config, Event};
+
+    /// BAD-INPUT row 47: a maximum-length line fed one byte per read costs linear work. The
+    /// bytes searched for a line end are counted, not timed.
+    #[test]
+    fn a_max_length_line_fed_byte_by_byte_is_searched_once() {
+        let mut client = Client::new(Config::default());
+        client.handle_input(b"+OK\r\n");
+        assert!(matches!(client.poll_event(), Ok(Some(Event::Greeting(_)))));
+        client.send(Command::Capa).unwrap();
+        client.poll_transmit(&mut alloc::vec::Vec::new());
+        let limit = client.config().max_line_length;
+        let mut line = alloc::vec![b'+', b'O', b'K', b' '];
+        line.resize(limit - 2, b'x');
+        line.extend_from_slice(b"\r\n");
+        let before = client.recv.scan_work;
+        for &byte in &line {
+            client.handle_input(&[byte]);
+            while let Some(event) = client.poll_event().unwrap() {
+                assert!(matches!(event, Event::MultiStart { .. }), "{event:?}");
+            }
+        }
+        let work = client.recv.scan_work - before;
+        // Each byte searched once (a rescan per read would be limit^2 / 2 = 131,072).
+        assert!(work <= line.len() as u64, "searched {work} bytes for a {}-byte line", line.len());
     }
 }

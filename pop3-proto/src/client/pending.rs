@@ -132,3 +132,20 @@ impl Pending {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_prebuilt_line() {
+        let wire = Wire::Encoded {
+            keyword: "AUTH",
+            line: Secret::new(b"AUTH PLAIN AHRpbQB0YW5zdGFhZg==\r\n".to_vec()),
+        };
+        let shown = alloc::format!("{wire:?}");
+        assert_eq!(shown, "AUTH <redacted>");
+        let pass = Wire::Command(Command::Pass(crate::Password::new("hunter2").unwrap()));
+        assert!(!alloc::format!("{pass:?}").contains("hunter2"));
+    }
+}

@@ -17,6 +17,9 @@ pub(crate) struct RecvBuf {
     len: usize,
     /// Bytes of the current line already searched for LF (no rescanning, BAD-INPUT row 47).
     pub(crate) scanned: usize,
+    /// Bytes searched for line ends, in all (for the test that proves row 47).
+    #[cfg(test)]
+    pub(crate) scan_work: u64,
     /// Stream offset of `buf[0]`.
     consumed: u64,
     /// (stream offset where an input ends, commands transmitted when it arrived), merged
@@ -30,6 +33,8 @@ impl RecvBuf {
             buf: BytesMut::new(),
             len: 0,
             scanned: 0,
+            #[cfg(test)]
+            scan_work: 0,
             consumed: 0,
             arrivals: VecDeque::new(),
         }
