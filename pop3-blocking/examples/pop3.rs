@@ -11,7 +11,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pop3_blocking::pop3_proto::sasl::Plain;
-use pop3_blocking::pop3_proto::{MsgNum, QuitOutcome};
+use pop3_blocking::pop3_proto::{Config, LowSpeed, MsgNum, QuitOutcome};
 use pop3_blocking::{Connector, Pop3, TlsMode};
 use std::io::Write;
 use std::process::ExitCode;
@@ -44,6 +44,13 @@ struct Args {
     /// Seconds any connect, read or write may take.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     timeout: u64,
+    /// Fail when the server sends fewer than BYTES per second, on average over
+    /// --speed-time seconds, while a reply is due (like curl's --speed-limit).
+    #[arg(long, value_name = "BYTES")]
+    speed_limit: Option<u32>,
+    /// The period of --speed-limit, in seconds [default: 30 when --speed-limit is given].
+    #[arg(long, value_name = "SECS", requires = "speed_limit")]
+    speed_time: Option<u64>,
     /// Print the protocol trace (passwords redacted) on stderr.
     #[arg(long)]
     trace: bool,
@@ -114,10 +121,16 @@ fn run(args: Args) -> Result<(), String> {
         Tls::None => TlsMode::InsecurePlaintext,
     };
     let timeout = Duration::from_secs(args.timeout);
+    let mut session = Config::default();
+    session.low_speed = args.speed_limit.map(|bytes_per_second| LowSpeed {
+        bytes_per_second,
+        time: Duration::from_secs(args.speed_time.unwrap_or(30)),
+    });
     let mut connector = Connector::new(&args.host)
         .tls_mode(mode)
         .connect_timeout(timeout)
-        .timeout(timeout);
+        .timeout(timeout)
+        .session_config(session);
     if let Some(port) = args.port {
         connector = connector.port(port);
     }
@@ -151,18 +164,17 @@ fn run(args: Args) -> Result<(), String> {
             print(format!("{} {}", entry.msg, entry.size))?;
         }
         Cmd::List { msg: None } => {
-            for entry in pop.list().map_err(e)? {
-                print(format!("{} {}", entry.msg, entry.size))?;
-            }
+            // Streamed: a listing of any length in constant memory.
+            pop.list_each(|entry| writeln!(stdout, "{} {}", entry.msg, entry.size))
+                .map_err(e)?;
         }
         Cmd::Uidl { msg: Some(msg) } => {
             let uid = pop.uidl_one(msg).map_err(e)?;
             print(format!("{msg} {uid}"))?;
         }
         Cmd::Uidl { msg: None } => {
-            for (msg, uid) in pop.uidl().map_err(e)? {
-                print(format!("{msg} {uid}"))?;
-            }
+            pop.uidl_each(|(msg, uid)| writeln!(stdout, "{msg} {uid}"))
+                .map_err(e)?;
         }
         Cmd::Retr { msg } => {
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
