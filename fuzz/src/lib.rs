@@ -446,6 +446,10 @@ pub fn session(data: &[u8]) {
         config.max_sasl_rounds = 2;
         config.max_uid_length = 8;
     }
+    if flags & 128 != 0 {
+        procedures(config, ops, server, seed);
+        return;
+    }
     if flags & 32 != 0 {
         chunking_invariance(config, ops, server, seed);
         return;
@@ -469,6 +473,135 @@ pub fn session(data: &[u8]) {
     }
     run.transmit();
     let _ = run.finish();
+}
+
+/// The procedures layer under arbitrary server bytes in arbitrary reads: a sequence of
+/// procedures chosen by `ops`, some abandoned after a few items. No panic; no QUIT on the
+/// wire unless a Quit ran; PASS never after a refused USER; a remote error is sticky.
+fn procedures(mut config: Config, ops: &[u8], server: &[u8], seed: u8) {
+    use pop3_proto::procedures::{
+        Batch, Collect, Credentials, Exchange, Greet, Login, Multi, Procedure, Quit, StartTls, Step,
+    };
+    config.allow_plaintext_auth = true;
+    let mut client = Client::new(config);
+    let (mut wire, mut fed, mut quit_ran) = (Vec::new(), 0, false);
+    let mut rng = Rng(u32::from(seed).wrapping_mul(2_654_435_761) | 1);
+    let max_read = 1 + usize::from(seed % 32);
+    let mut fatal: Option<Error> = None;
+    // Runs one procedure; `give_up` abandons it after that many items.
+    let mut run = |p: &mut dyn Procedure<Item = String, Output = String>,
+                   client: &mut Client,
+                   wire: &mut Vec<u8>,
+                   give_up: usize|
+     -> Option<Result<String, Error>> {
+        let mut items = 0;
+        loop {
+            match p.step(client) {
+                Err(e) => return Some(Err(e)),
+                Ok(Step::Done(out)) => return Some(Ok(out)),
+                Ok(Step::Item(_)) => {
+                    items += 1;
+                    if items == give_up {
+                        return None;
+                    }
+                }
+                Ok(Step::StartTls(upgrade)) => {
+                    let _ = upgrade.established(client);
+                }
+                Ok(Step::Io) => {
+                    if client.poll_transmit(wire) > 0 {
+                        continue;
+                    }
+                    if fed == server.len() {
+                        client.handle_eof();
+                        if let Err(e) = p.step(client) {
+                            return Some(Err(e));
+                        }
+                        return None;
+                    }
+                    let end = (fed + 1 + rng.next(max_read)).min(server.len());
+                    client.handle_input(&server[fed..end]);
+                    fed = end;
+                }
+            }
+        }
+    };
+    let user = || UserName::new("alice").unwrap();
+    let pass = || Password::new("secret").unwrap();
+    for (i, &b) in ops.iter().enumerate() {
+        let give_up = if b & 0x80 != 0 {
+            1 + usize::from(b & 3)
+        } else {
+            0
+        };
+        let mut p: Box<dyn Procedure<Item = String, Output = String>> = match b % 12 {
+            0 => Box::new(Mapped(Greet::new())),
+            1 => Box::new(Mapped(Login::new(Credentials::UserPass {
+                user: user(),
+                pass: pass(),
+            }))),
+            2 => Box::new(Mapped(StartTls::required())),
+            3 => Box::new(Mapped(StartTls::new())),
+            4 => Box::new(Mapped(Exchange::stat())),
+            5 => Box::new(Mapped(Exchange::dele(1.try_into().unwrap()))),
+            6 => Box::new(Mapped(Multi::uidl())),
+            7 => Box::new(Mapped(Multi::retr(1.try_into().unwrap()))),
+            8 => Box::new(Mapped(Collect::entries(Multi::list(), 2))),
+            9 => Box::new(Mapped(Batch::retr((1..=3).map(|n| n.try_into().unwrap())))),
+            10 => Box::new(Mapped(Batch::dele((1..=2).map(|n| n.try_into().unwrap())))),
+            _ => {
+                quit_ran = true;
+                Box::new(Mapped(Quit::new()))
+            }
+        };
+        let before = wire.len();
+        let outcome = run(&mut *p, &mut client, &mut wire, give_up);
+        if let Some(Err(e)) = &outcome {
+            if let Some(first) = &fatal {
+                assert_eq!(e, first, "a remote error must be sticky (procedure {i})");
+            } else if !e.is_local() {
+                fatal = Some(e.clone());
+            }
+        }
+        if let Some(Ok(out)) = &outcome {
+            if b % 12 == 1 && out.contains("command: \"USER\"") {
+                let sent = String::from_utf8_lossy(&wire[before..]);
+                assert!(
+                    !sent.contains("PASS"),
+                    "PASS after a refused USER: {sent:?}"
+                );
+            }
+        }
+    }
+    if !quit_ran {
+        let sent = String::from_utf8_lossy(&wire);
+        assert!(!sent.contains("QUIT"), "QUIT nobody asked for: {sent:?}");
+    }
+}
+
+/// A procedure with its items and output rendered, so that different ones fit one box.
+struct Mapped<P>(P);
+
+impl<P> pop3_proto::procedures::Procedure for Mapped<P>
+where
+    P: pop3_proto::procedures::Procedure,
+    P::Item: core::fmt::Debug,
+    P::Output: core::fmt::Debug,
+{
+    type Item = String;
+    type Output = String;
+    fn step(
+        &mut self,
+        client: &mut Client,
+    ) -> Result<pop3_proto::procedures::Step<String, String>, Error> {
+        use pop3_proto::procedures::Step;
+        Ok(match self.0.step(client)? {
+            Step::Item(i) => Step::Item(format!("{i:?}")),
+            Step::Io => Step::Io,
+            Step::StartTls(t) => Step::StartTls(t),
+            Step::Done(o) => Step::Done(format!("{o:?}")),
+        })
+    }
 }
 
 /// Logged in, pipelining with a window larger than the script, only commands that are not
