@@ -756,7 +756,9 @@ fn the_greeting_is_forgotten_after_stls() {
     let mut pop = starttls(&server).connect().expect("connect");
     assert!(pop.session().is_tls());
     assert!(pop.greeting().is_none(), "{:?}", pop.greeting());
-    let err = pop.apop("mrose", "tanstaaf").expect_err("no timestamp any more");
+    let err = pop
+        .apop("mrose", "tanstaaf")
+        .expect_err("no timestamp any more");
     assert!(
         matches!(err, Error::Usage(LocalError::NoApopTimestamp)),
         "{err:?}"
@@ -790,7 +792,14 @@ fn collected_replies_are_bounded_and_the_session_goes_on() {
     );
     let err = pop.list().expect_err("listing over the limit");
     assert!(
-        matches!(err, Error::TooLarge { command: "LIST", limit: 2, .. }),
+        matches!(
+            err,
+            Error::TooLarge {
+                command: "LIST",
+                limit: 2,
+                ..
+            }
+        ),
         "{err}"
     );
     let mut entries = 0;

@@ -642,6 +642,10 @@ mod tests {
         }
         let work = client.recv.scan_work - before;
         // Each byte searched once (a rescan per read would be limit^2 / 2 = 131,072).
-        assert!(work <= line.len() as u64, "searched {work} bytes for a {}-byte line", line.len());
+        assert!(
+            work <= line.len() as u64,
+            "searched {work} bytes for a {}-byte line",
+            line.len()
+        );
     }
 }
