@@ -1,4 +1,4 @@
-//! # pop3-proto — a sans-IO POP3 client core
+//! # pop3-proto — a sans-IO POP3 client core, with its procedures
 //!
 //! This crate turns POP3 commands into bytes and received bytes into typed events, through a
 //! session state machine (AUTHORIZATION → TRANSACTION → UPDATE). It never touches a socket, a
@@ -74,6 +74,10 @@
 //!
 //! - [`codec`]: the pure parsers and the dot-(un)stuffer — where a byte is parsed.
 //! - [`Client`]: the session — queues, state, the decoder loop.
+//! - [`procedures`]: what a user calls (log in, required STLS, batches, bounded listings,
+//!   QUIT) as state machines every driver and event loop runs with one loop.
+//! - `driver` (feature `driver`): the pump, error type, TLS settings and trace that the std
+//!   drivers share.
 //! - [`Command`] and the argument types ([`UserName`], [`Password`], …): what can be sent.
 //! - [`sasl`]: SASL mechanisms as sans-IO step functions.
 #![no_std]
