@@ -65,6 +65,9 @@ pub struct Pop3<S: Read + Write = Transport> {
     pub(crate) stream: S,
     pub(crate) pump: Pump,
     pub(crate) hooks: Hooks<S>,
+    /// The read timeout last given to the stream: reset only when a deadline comes sooner,
+    /// so a busy session does not pay a setsockopt per read.
+    read_timeout: Option<Duration>,
     /// What STLS needs: the TLS configuration and the name to verify.
     pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
 }
@@ -115,6 +118,7 @@ impl<S: Read + Write> Pop3<S> {
             stream,
             pump: Pump::new(config, timeout),
             hooks,
+            read_timeout: None,
             tls: None,
         };
         pop.run(Greet::new(), |never| match never {})?;
@@ -157,9 +161,18 @@ impl<S: Read + Write> Pop3<S> {
             let result = result.and_then(|()| self.stream.flush()).map(|()| n);
             self.pump.write_done(result);
         } else {
+            // A read that gives up before the deadline only costs a tick and another read.
             let timeout = self.pump.read_timeout();
-            if let Err(e) = (self.hooks.read_timeout)(&self.stream, timeout) {
-                return self.pump.read_done(Err(e));
+            let later_than_needed = match (timeout, self.read_timeout) {
+                (Some(want), Some(set)) => set > want,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if later_than_needed {
+                if let Err(e) = (self.hooks.read_timeout)(&self.stream, timeout) {
+                    return self.pump.read_done(Err(e));
+                }
+                self.read_timeout = timeout;
             }
             let result = self.stream.read(self.pump.read_space());
             self.pump.read_done(result);

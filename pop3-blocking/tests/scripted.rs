@@ -803,7 +803,11 @@ fn collected_replies_are_bounded_and_the_session_goes_on() {
         "{err}"
     );
     let mut entries = 0;
-    assert_eq!(pop.list_each(|_| Ok(entries += 1)).expect("list_each"), 3);
+    let counted = pop.list_each(|_| {
+        entries += 1;
+        Ok(())
+    });
+    assert_eq!(counted.expect("list_each"), 3);
     assert_eq!(entries, 3);
     let mut sink = Vec::new();
     assert_eq!(pop.retr_to(msg(1), &mut sink).expect("retr_to"), 42);
