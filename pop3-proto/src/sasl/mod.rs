@@ -2,9 +2,38 @@
 //!
 //! Mechanisms are sans-IO like the rest of the core: pure step functions from a decoded
 //! challenge to a response. The [`crate::Client`] does the base64 framing, the `=` empty
-//! initial response, the 255-octet limit, the round limit and the `*` cancellation.
+//! initial response, the 255-octet limit, the round limit and the `*` cancellation. Nothing
+//! here reads a clock or draws random numbers: SCRAM's nonce and the TLS channel binding come
+//! from the caller (the drivers use the OS's random source and rustls's exporter).
+//!
+//! | mechanism | one line | password on the wire |
+//! |---|---|---|
+//! | [`Scram`] `SCRAM-SHA-256(-PLUS)`, `SCRAM-SHA-1(-PLUS)` | `Scram::sha256("alice", &pw, nonce)?` | never; the server proves it knows it too |
+//! | [`CramMd5`] `CRAM-MD5` | `CramMd5::new("alice", &pw)` | never (a keyed MD5 of a challenge) |
+//! | [`Plain`] `PLAIN` | `Plain::new(None, "alice", "pw")?` | yes (TLS only) |
+//! | [`Login`] `LOGIN` | `Login::new("alice", &pw)` | yes (TLS only) |
+//! | [`XOAuth2`] `XOAUTH2` | `XOAuth2::new("alice@gmail.com", token)` | an OAuth token |
+//! | [`OAuthBearer`] `OAUTHBEARER` | `OAuthBearer::new("alice@example.com", token)` | an OAuth token |
+//! | [`External`] `EXTERNAL` | `External::new(None)` | nothing (the TLS client certificate) |
+//! | [`Anonymous`] `ANONYMOUS` | `Anonymous::new("guest")` | nothing |
+//!
+//! [`crate::procedures::Login`] with [`crate::procedures::Credentials::Auto`] picks the
+//! strongest one both sides support.
 
-use crate::args::{ArgumentError, MechanismName};
+mod cram;
+mod oauth;
+mod plain;
+mod scram;
+mod simple;
+
+pub use cram::CramMd5;
+pub use oauth::{OAuthBearer, XOAuth2};
+pub use plain::{Login, Plain};
+pub use scram::{ChannelBinding, Scram, ScramHash};
+pub use simple::{Anonymous, External};
+
+use crate::args::MechanismName;
+use crate::text::ServerText;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -63,6 +92,24 @@ pub enum SaslError {
     /// The mechanism failed for its own reason.
     #[error("SASL mechanism failed: {0}")]
     Failed(String),
+    /// The server reported an error inside the exchange (SCRAM's `e=`, or an OAuth JSON
+    /// status); it is quoted, escaped and bounded.
+    #[error("the server rejected the {mechanism} exchange: \"{}\"", .detail.quoted())]
+    Rejected {
+        /// The mechanism.
+        mechanism: &'static str,
+        /// What the server said.
+        detail: ServerText,
+    },
+    /// A credential cannot be used with this mechanism (for example a password SASLprep
+    /// prohibits).
+    #[error("the {what} cannot be used: {reason}")]
+    BadCredential {
+        /// Which credential.
+        what: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// A SASL mechanism, as a sans-IO step function.
@@ -91,6 +138,12 @@ pub trait Mechanism: Send {
     fn finish(&mut self) -> Result<(), SaslError> {
         Ok(())
     }
+
+    /// What the server said about a failure inside the exchange (an OAuth mechanism's JSON
+    /// error status), once the exchange ended with `-ERR`. Reported with the refusal.
+    fn failure_detail(&self) -> Option<ServerText> {
+        None
+    }
 }
 
 impl<M: Mechanism + ?Sized> Mechanism for Box<M> {
@@ -106,81 +159,17 @@ impl<M: Mechanism + ?Sized> Mechanism for Box<M> {
     fn finish(&mut self) -> Result<(), SaslError> {
         (**self).finish()
     }
-}
-
-/// The PLAIN mechanism (RFC 4616): `authzid NUL authcid NUL password`.
-///
-/// Sends its credentials in the clear (inside the TLS layer): use it only over TLS.
-///
-/// ```
-/// use pop3_proto::sasl::{Mechanism, Plain};
-/// let mut m = Plain::new(Some("admin"), "tim", "pw").unwrap();
-/// assert!(Plain::new(None, "tim", "p\0w").is_err());
-/// assert_eq!(m.initial_response().unwrap().unwrap().as_bytes(), b"admin\0tim\0pw");
-/// ```
-pub struct Plain {
-    message: SaslResponse,
-    sent: bool,
-}
-
-impl Plain {
-    /// Credentials for PLAIN; `authzid` is who to act as (usually `None`: yourself).
-    ///
-    /// Fails if any part contains NUL, which PLAIN uses as its separator.
-    pub fn new(
-        authzid: Option<&str>,
-        authcid: &str,
-        password: &str,
-    ) -> Result<Self, ArgumentError> {
-        for (part, what) in [
-            (authzid.unwrap_or(""), "PLAIN authorization id"),
-            (authcid, "PLAIN user name"),
-            (password, "PLAIN password"),
-        ] {
-            if part.as_bytes().contains(&0) {
-                return Err(ArgumentError::Nul { what });
-            }
-        }
-        let mut message = Vec::new();
-        message.extend_from_slice(authzid.unwrap_or("").as_bytes());
-        message.push(0);
-        message.extend_from_slice(authcid.as_bytes());
-        message.push(0);
-        message.extend_from_slice(password.as_bytes());
-        Ok(Self {
-            message: SaslResponse::new(message),
-            sent: false,
-        })
+    fn failure_detail(&self) -> Option<ServerText> {
+        (**self).failure_detail()
     }
 }
 
-impl fmt::Debug for Plain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Plain(<redacted>)")
-    }
+/// A mechanism name this crate knows to be valid.
+pub(crate) fn name(name: &'static str) -> MechanismName {
+    MechanismName::new(name).expect("a registered mechanism name")
 }
 
-impl Mechanism for Plain {
-    fn name(&self) -> MechanismName {
-        MechanismName::new("PLAIN").expect("PLAIN is a valid mechanism name")
-    }
-
-    fn initial_response(&mut self) -> Result<Option<SaslResponse>, SaslError> {
-        self.sent = true;
-        Ok(Some(self.message.clone()))
-    }
-
-    fn respond(&mut self, challenge: &[u8]) -> Result<SaslResponse, SaslError> {
-        // The only challenge PLAIN expects is the empty one that asks for the initial response
-        // when it could not be sent with AUTH; the client handles that case itself.
-        let _ = challenge;
-        if self.sent {
-            return Err(SaslError::UnexpectedChallenge {
-                mechanism: "PLAIN",
-                reason: "PLAIN has nothing more to say after its credentials",
-            });
-        }
-        self.sent = true;
-        Ok(self.message.clone())
-    }
+/// The error for a challenge a mechanism cannot answer.
+pub(crate) fn unexpected(mechanism: &'static str, reason: &'static str) -> SaslError {
+    SaslError::UnexpectedChallenge { mechanism, reason }
 }
