@@ -10,9 +10,12 @@
 //! usage error. The password comes from an environment variable, never the command line.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use pop3_blocking::pop3_proto::sasl::Plain;
-use pop3_blocking::pop3_proto::{Config, LowSpeed, MsgNum, QuitOutcome};
-use pop3_blocking::{Connector, Pop3, TlsMode};
+use pop3_blocking::pop3_proto::driver::nonce;
+use pop3_blocking::pop3_proto::sasl::{
+    self, Anonymous, CramMd5, External, OAuthBearer, Plain, Scram, ScramHash, XOAuth2,
+};
+use pop3_blocking::pop3_proto::{Config, LowSpeed, MsgNum, Password, QuitOutcome};
+use pop3_blocking::{tls, Connector, Pop3, TlsMode};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -38,9 +41,21 @@ struct Args {
     /// Environment variable holding the password.
     #[arg(long, value_name = "VAR", default_value = "POP3_PASSWORD")]
     password_env: String,
-    /// How to log in.
-    #[arg(long, value_enum, default_value_t = Auth::User)]
+    /// How to log in. `auto` picks the strongest method both sides support
+    /// (SCRAM-SHA-256-PLUS > SCRAM-SHA-1-PLUS > SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > APOP >
+    /// PLAIN > LOGIN > USER/PASS; those that expose the password only over TLS or with
+    /// --tls none) and tries only that one.
+    #[arg(long, value_enum, default_value_t = Auth::Auto)]
     auth: Auth,
+    /// Environment variable holding the OAuth 2.0 access token (--auth xoauth2/oauthbearer).
+    #[arg(long, value_name = "VAR", default_value = "POP3_TOKEN")]
+    token_env: String,
+    /// PEM client certificate (chain) to present in TLS, for --auth external.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<std::path::PathBuf>,
     /// Seconds any connect, read or write may take.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     timeout: u64,
@@ -65,11 +80,36 @@ enum Tls {
     None,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Auth {
+    /// The strongest method both sides support (the default).
+    Auto,
+    /// USER then PASS.
     User,
+    /// APOP (needs the greeting's timestamp).
     Apop,
+    /// SASL PLAIN.
     Plain,
+    /// SASL LOGIN.
+    Login,
+    /// SASL CRAM-MD5.
+    CramMd5,
+    /// SASL SCRAM-SHA-1.
+    ScramSha1,
+    /// SASL SCRAM-SHA-256.
+    ScramSha256,
+    /// SASL SCRAM-SHA-1-PLUS (TLS channel binding).
+    ScramSha1Plus,
+    /// SASL SCRAM-SHA-256-PLUS (TLS channel binding).
+    ScramSha256Plus,
+    /// SASL XOAUTH2 with the token from --token-env.
+    Xoauth2,
+    /// SASL OAUTHBEARER with the token from --token-env.
+    Oauthbearer,
+    /// SASL EXTERNAL: the TLS client certificate (--cert, --key) is the credential.
+    External,
+    /// SASL ANONYMOUS (the user name, if any, as the trace string).
+    Anonymous,
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +177,11 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(ca) = &args.ca_file {
         connector = connector.ca_file(ca).map_err(|e| e.to_string())?;
     }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let config = tls::client_cert_config(args.ca_file.as_deref(), cert, key)
+            .map_err(|e| e.to_string())?;
+        connector = connector.tls_config(config);
+    }
     let mut pop = connector.connect().map_err(|e| e.to_string())?;
     // The user chose the transport; --tls none means they accept plaintext credentials.
     pop.allow_insecure_auth(matches!(args.tls, Tls::None));
@@ -203,25 +248,70 @@ fn run(args: Args) -> Result<(), String> {
 }
 
 fn login(pop: &mut Pop3, args: &Args) -> Result<(), String> {
-    let user = args
-        .user
-        .as_deref()
-        .ok_or("--user is required for this command")?;
-    let password = std::env::var(&args.password_env).map_err(|_| {
-        format!(
-            "no password: set the environment variable {} (or name another with --password-env)",
-            args.password_env
-        )
-    })?;
-    let result = match args.auth {
-        Auth::User => pop.login(user, &password),
-        Auth::Apop => pop.apop(user, &password),
-        Auth::Plain => {
-            let mechanism = Plain::new(None, user, &password).map_err(|e| e.to_string())?;
-            pop.auth(mechanism)
+    let secret = |var: &str, what: &str| {
+        std::env::var(var).map_err(|_| {
+            format!(
+                "no {what}: set the environment variable {var} (or name another with --{what}-env)"
+            )
+        })
+    };
+    let user = || {
+        args.user
+            .as_deref()
+            .ok_or_else(|| "--user is required for this command".to_string())
+    };
+    let password = || secret(&args.password_env, "password");
+    let token = || secret(&args.token_env, "token");
+    let e = |e: pop3_blocking::Error| e.to_string();
+    let m = |e: pop3_blocking::pop3_proto::sasl::SaslError| e.to_string();
+    let scram = |hash, plus: bool| -> Result<Scram, String> {
+        let pw = Password::new(password()?).map_err(|e| e.to_string())?;
+        let mut s = Scram::new(hash, user()?, &pw, &nonce().map_err(e)?).map_err(m)?;
+        if plus {
+            let binding = pop.transport().channel_binding().ok_or(
+                "SCRAM-…-PLUS needs a TLS 1.3 connection to bind to (use --tls implicit or starttls)",
+            )?;
+            s = s.channel_binding(binding);
         }
+        Ok(s)
+    };
+    let result = match args.auth {
+        Auth::Auto => pop.login_auto(user()?, &password()?),
+        Auth::User => pop.login(user()?, &password()?),
+        Auth::Apop => pop.apop(user()?, &password()?),
+        Auth::Plain => {
+            let plain = Plain::new(None, user()?, &password()?).map_err(|e| e.to_string())?;
+            pop.auth(plain)
+        }
+        Auth::Login => {
+            let pw = Password::new(password()?).map_err(|e| e.to_string())?;
+            pop.auth(sasl::Login::new(user()?, &pw))
+        }
+        Auth::CramMd5 => {
+            let pw = Password::new(password()?).map_err(|e| e.to_string())?;
+            pop.auth(CramMd5::new(user()?, &pw))
+        }
+        Auth::ScramSha1 => pop.auth(scram(ScramHash::Sha1, false)?),
+        Auth::ScramSha256 => pop.auth(scram(ScramHash::Sha256, false)?),
+        Auth::ScramSha1Plus => pop.auth(scram(ScramHash::Sha1, true)?),
+        Auth::ScramSha256Plus => pop.auth(scram(ScramHash::Sha256, true)?),
+        Auth::Xoauth2 => pop.auth(XOAuth2::new(user()?, &token()?)),
+        Auth::Oauthbearer => {
+            let bearer = OAuthBearer::new(user()?, &token()?).host_port(&args.host, port(args));
+            pop.auth(bearer)
+        }
+        Auth::External => pop.auth(External::new(None)),
+        Auth::Anonymous => pop.auth(Anonymous::new(args.user.as_deref().unwrap_or(""))),
     };
     result.map(drop).map_err(|e| e.to_string())
+}
+
+/// The port connected to.
+fn port(args: &Args) -> u16 {
+    args.port.unwrap_or(match args.tls {
+        Tls::Implicit => 995,
+        Tls::Starttls | Tls::None => 110,
+    })
 }
 
 /// Ends the session; with deletions pending, only a confirmed QUIT is success.

@@ -103,6 +103,7 @@ impl Connector {
         let hooks = Hooks {
             read_now: Transport::read_now,
             read_timeout: Transport::set_read_timeout,
+            binding: Transport::channel_binding,
         };
         let timeout = settings.timeout_value();
         let mut pop = Pop3::with_hooks(transport, settings.session(), timeout, hooks)?;

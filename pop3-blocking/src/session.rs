@@ -3,12 +3,12 @@
 
 use crate::{BatchReport, Error, Part, Result, Transport};
 use bytes::Bytes;
-use pop3_proto::driver::{Finish, Pump};
+use pop3_proto::driver::{nonce, Finish, Pump};
 use pop3_proto::procedures::{
-    Batch, BatchItem, Collect, Credentials, Exchange, Greet, Idle, Login, Multi, Procedure, Quit,
-    Step,
+    Auto, Batch, BatchItem, Collect, Credentials, Exchange, Greet, Idle, Login, Method, Multi,
+    Procedure, Quit, Step,
 };
-use pop3_proto::sasl::Mechanism;
+use pop3_proto::sasl::{ChannelBinding, Mechanism};
 use pop3_proto::{
     Capabilities, Client, Config, Greeting, LangTag, MsgNum, Password, QuitOutcome, RawLine,
     ScanListing, ServerText, Stat, Status, Uid, UserName,
@@ -25,6 +25,8 @@ pub(crate) struct Hooks<S> {
     pub(crate) read_now: fn(&mut S, &mut [u8]) -> io::Result<usize>,
     /// Bounds the next read.
     pub(crate) read_timeout: fn(&S, Option<Duration>) -> io::Result<()>,
+    /// The TLS channel binding, for SCRAM-…-PLUS.
+    pub(crate) binding: fn(&S) -> Option<ChannelBinding>,
 }
 
 impl<S> Hooks<S> {
@@ -33,6 +35,7 @@ impl<S> Hooks<S> {
         Self {
             read_now: |_, _| Err(io::ErrorKind::WouldBlock.into()),
             read_timeout: |_, _| Ok(()),
+            binding: |_| None,
         }
     }
 }
@@ -161,10 +164,12 @@ impl<S: Read + Write> Pop3<S> {
             let result = result.and_then(|()| self.stream.flush()).map(|()| n);
             self.pump.write_done(result);
         } else {
-            // A read that gives up before the deadline only costs a tick and another read.
+            // A read that gives up before the deadline only costs a tick and another read;
+            // one that gives up up to an eighth late is close enough, and spares a
+            // setsockopt per read as the deadline moves with every byte.
             let timeout = self.pump.read_timeout();
             let later_than_needed = match (timeout, self.read_timeout) {
-                (Some(want), Some(set)) => set > want,
+                (Some(want), Some(set)) => set > want + want / 8,
                 (Some(_), None) => true,
                 (None, _) => false,
             };
@@ -248,6 +253,35 @@ impl<S: Read + Write> Pop3<S> {
             Login::new(Credentials::UserPass { user, pass }),
             |n| match n {},
         )
+    }
+
+    /// Logs in with the strongest method both sides support (see
+    /// [`Auto`](pop3_proto::procedures::Auto)): SCRAM-SHA-256(-PLUS) > SCRAM-SHA-1(-PLUS) >
+    /// CRAM-MD5 > APOP > PLAIN > LOGIN > USER/PASS, those that expose the password only over
+    /// TLS (or with [`allow_insecure_auth`](Self::allow_insecure_auth)). One method is tried;
+    /// a refusal is reported, never followed by a weaker attempt.
+    ///
+    /// ```no_run
+    /// # fn main() -> pop3_blocking::Result<()> {
+    /// let mut pop = pop3_blocking::Pop3::connect_tls("pop.example.com", 995)?;
+    /// pop.login_auto("alice", "secret")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn login_auto(&mut self, name: &str, secret: &str) -> Result<Status> {
+        self.login_auto_only(name, secret, &Method::ALL)
+    }
+
+    /// [`login_auto`](Self::login_auto), choosing only among `methods`.
+    pub fn login_auto_only(
+        &mut self,
+        name: &str,
+        secret: &str,
+        methods: &[Method],
+    ) -> Result<Status> {
+        let auto = Auto::new(UserName::new(name)?, Password::new(secret)?, &nonce()?)
+            .channel_binding((self.hooks.binding)(&self.stream))
+            .only(methods);
+        self.run(Login::new(Credentials::Auto(auto)), |n| match n {})
     }
 
     /// `APOP name digest`, with the digest made from the greeting's timestamp. Refused over

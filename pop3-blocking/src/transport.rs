@@ -1,5 +1,6 @@
 //! The byte stream under a session: plain TCP or TLS over TCP, upgradable in place (STLS).
 
+use pop3_proto::sasl::ChannelBinding;
 use rustls::{ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -55,6 +56,14 @@ impl Transport {
         let result = self.read(buf);
         self.tcp().set_nonblocking(false)?;
         result
+    }
+
+    /// The TLS channel binding for SCRAM-…-PLUS (TLS 1.3 only), if the connection is TLS.
+    pub fn channel_binding(&self) -> Option<ChannelBinding> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(s) => pop3_proto::driver::tls::channel_binding(&s.conn),
+        }
     }
 
     /// Bounds the next read by the session's deadline.

@@ -4,15 +4,19 @@
 
 use bytes::Bytes;
 use pop3_proto::procedures::{
-    Batch, BatchItem, Collect, Credentials, Exchange, Greet, Login, Multi, Procedure, Quit,
+    Auto, Batch, BatchItem, Collect, Credentials, Exchange, Greet, Login, Multi, Procedure, Quit,
     StartTls, Step,
 };
+use pop3_proto::sasl::{self, CramMd5, Mechanism, OAuthBearer, Scram, XOAuth2};
 use pop3_proto::{Client, Config, MsgNum, Password, Pipelining, UserName};
 use std::fmt::Debug;
 
-/// One exchange of the script: what the client must have written (a whole line; empty for
-/// the greeting), then what the server sends back.
+/// One exchange of the script: what the client must have written (a whole line; "" for none,
+/// as before the greeting; [`EMPTY`] for an empty line), then what the server sends back.
 type Script = &'static [(&'static str, &'static str)];
+
+/// An empty line from the client (an empty SASL response).
+const EMPTY: &str = "<empty line>";
 
 /// The server side: releases its bytes as the client writes the lines they answer, in pieces
 /// cut at `cuts` (offsets into the whole server stream).
@@ -78,13 +82,17 @@ impl Feeder {
         self.fed = end;
     }
 
-    /// The client wrote exactly the script's lines.
-    fn check_wire(&self) {
-        let expected: String = self
-            .script
+    /// The client wrote exactly these lines.
+    fn check_wire(&self, lines: &[&str]) {
+        let expected: String = lines
             .iter()
-            .filter(|(c, _)| !c.is_empty())
-            .map(|(c, _)| format!("{c}\r\n"))
+            .map(|&c| {
+                if c == EMPTY {
+                    "\r\n".into()
+                } else {
+                    format!("{c}\r\n")
+                }
+            })
             .collect();
         assert_eq!(String::from_utf8_lossy(&self.written), expected);
     }
@@ -152,7 +160,11 @@ fn drive<P: Procedure>(
 {
     let mut count = 0;
     loop {
-        match p.step(client).expect("procedure") {
+        let step = match p.step(client) {
+            Ok(step) => step,
+            Err(e) => return seen.line(format!("error: {e}")),
+        };
+        match step {
             Step::Io => feeder.io(client),
             Step::Item(item) => {
                 item.render(seen);
@@ -171,8 +183,14 @@ fn drive<P: Procedure>(
     }
 }
 
-/// Runs `scenario` with every way of cutting the server's bytes; all must agree.
+/// Runs `scenario` with every way of cutting the server's bytes; all must agree, and the
+/// client must have written the script's lines.
 fn check(script: Script, scenario: impl Fn(&mut Client, &mut Feeder, &mut Seen)) -> Seen {
+    let lines: Vec<&str> = script
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| !c.is_empty())
+        .collect();
     let total: usize = script.iter().map(|(_, s)| s.len()).sum();
     let mut ways: Vec<Vec<usize>> = vec![Vec::new(), (1..total).collect()];
     ways.extend((1..total).map(|i| vec![i]));
@@ -185,7 +203,7 @@ fn check(script: Script, scenario: impl Fn(&mut Client, &mut Feeder, &mut Seen))
         let mut feeder = Feeder::new(script, cuts.clone());
         let mut seen = Seen::default();
         scenario(&mut client, &mut feeder, &mut seen);
-        feeder.check_wire();
+        feeder.check_wire(&lines);
         match &first {
             None => first = Some(seen),
             Some(f) => assert_eq!(&seen, f, "cut at {cuts:?}"),
@@ -313,4 +331,169 @@ fn an_abandoned_batch_is_skipped_and_its_unsent_commands_withdrawn() {
         drive(client, feeder, seen, Exchange::stat(), None);
     });
     assert_eq!(seen.0.last().unwrap(), "Ok(Stat { count: 3, size: 99 })");
+}
+
+// ----- SASL mechanisms through the login procedure ------------------------------------------
+
+fn sasl(mechanism: impl Mechanism + 'static) -> Login {
+    Login::new(Credentials::Sasl(Box::new(mechanism)))
+}
+
+fn pencil() -> Password {
+    Password::new("pencil").unwrap()
+}
+
+const SCRAM_AUTH: &str = "AUTH SCRAM-SHA-256 biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=";
+const SCRAM_FIRST: &str = "+ cj1yT3ByTkdmd0ViZVJXZ2JORWtxTyVodllEcFdVYTJSYVRDQWZ1eEZJbGopaE5sRiRrMCxzPVcyMlphSjBTTlk3c29Fc1VFamI2Z1E9PSxpPTQwOTY=\r\n";
+const SCRAM_FINAL: &str = "Yz1iaXdzLHI9ck9wck5HZndFYmVSV2diTkVrcU8laHZZRHBXVWEyUmFUQ0FmdXhGSWxqKWhObEYkazAscD1kSHpiWmFwV0lrNGpVaE4rVXRlOXl0YWc5empmTUhnc3FtbWl6N0FuZFZRPQ==";
+
+fn rfc7677() -> Scram {
+    Scram::sha256("user", &pencil(), "rOprNGfwEbeRWgbNEkqO").unwrap()
+}
+
+#[test]
+fn scram_sha_256_rfc7677_exchange() {
+    // The server-final challenge is answered with an empty line, then +OK.
+    const WIRE: Script = &[
+        ("", "+OK ready\r\n"),
+        (SCRAM_AUTH, SCRAM_FIRST),
+        (
+            SCRAM_FINAL,
+            "+ dj02cnJpVFJCaTIzV3BSUi93dHVwK21NaFVaVW4vZEI1bkxUSlJzamw5NUc0PQ==\r\n",
+        ),
+        (EMPTY, "+OK maildrop locked and ready\r\n"),
+    ];
+    let seen = check(WIRE, |client, feeder, seen| {
+        drive(client, feeder, seen, sasl(rfc7677()), None);
+    });
+    assert_eq!(
+        seen.0,
+        ["Ok(Status { indicator: Ok, code: None, text: \"maildrop locked and ready\" })"]
+    );
+}
+
+#[test]
+fn row_43_scram_ok_without_the_server_signature_fails() {
+    const WIRE: Script = &[
+        ("", "+OK ready\r\n"),
+        (SCRAM_AUTH, SCRAM_FIRST),
+        (SCRAM_FINAL, "+OK welcome, impostor\r\n"),
+    ];
+    let seen = check(WIRE, |client, feeder, seen| {
+        drive(client, feeder, seen, sasl(rfc7677()), None);
+    });
+    assert!(seen.0[0].contains("did not prove"), "{seen:?}");
+}
+
+#[test]
+fn row_49_scram_absurd_iterations_are_cancelled_with_a_star() {
+    const WIRE: Script = &[
+        ("", "+OK ready\r\n"),
+        (SCRAM_AUTH, "+ cj1yT3ByTkdmd0ViZVJXZ2JORWtxTyVodllEcFdVYTJSYVRDQWZ1eEZJbGopaE5sRiRrMCxzPVcyMlphSjBTTlk3c29Fc1VFamI2Z1E9PSxpPTIxNDc0ODM2NDc=\r\n"),
+        ("*", "-ERR authentication cancelled\r\n"),
+    ];
+    let seen = check(WIRE, |client, feeder, seen| {
+        drive(client, feeder, seen, sasl(rfc7677()), None);
+    });
+    assert!(
+        seen.0[0].contains("more iterations than the configured maximum"),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn cram_md5_and_login() {
+    const WIRE: Script = &[
+        ("", "+OK ready\r\n"),
+        (
+            "AUTH CRAM-MD5",
+            "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
+        ),
+        (
+            "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw",
+            "-ERR [AUTH] no\r\n",
+        ),
+        ("AUTH LOGIN", "+ VXNlcm5hbWU6\r\n"),
+        ("YWxpY2U=", "+ UGFzc3dvcmQ6\r\n"),
+        ("c2VjcmV0", "+OK\r\n"),
+    ];
+    let seen = check(WIRE, |client, feeder, seen| {
+        let tim = CramMd5::new("tim", &Password::new("tanstaaftanstaaf").unwrap());
+        drive(client, feeder, seen, sasl(tim), None);
+        let login = sasl::Login::new("alice", &Password::new("secret").unwrap());
+        drive(client, feeder, seen, sasl(login), None);
+    });
+    assert!(
+        seen.0[0].contains("Auth") && seen.0[0].contains("AUTH"),
+        "{seen:?}"
+    );
+    assert!(seen.0[1].starts_with("Ok("), "{seen:?}");
+}
+
+#[test]
+fn row_51_oauth_error_statuses_are_answered_and_reported_never_retried() {
+    const JSON: &str = "+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n";
+    const WIRE: Script = &[
+        ("", "+OK ready\r\n"),
+        (
+            "AUTH XOAUTH2 dXNlcj1hbGljZUBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB0b2sBAQ==",
+            JSON,
+        ),
+        (EMPTY, "-ERR [AUTH] invalid token\r\n"),
+        (
+            "AUTH OAUTHBEARER bixhPWFsaWNlQGV4YW1wbGUuY29tLAFhdXRoPUJlYXJlciB0b2sBAQ==",
+            JSON,
+        ),
+        ("AQ==", "-ERR [AUTH] invalid token\r\n"),
+    ];
+    let seen = check(WIRE, |client, feeder, seen| {
+        drive(
+            client,
+            feeder,
+            seen,
+            sasl(XOAuth2::new("alice@example.com", "tok")),
+            None,
+        );
+        drive(
+            client,
+            feeder,
+            seen,
+            sasl(OAuthBearer::new("alice@example.com", "tok")),
+            None,
+        );
+    });
+    for line in &seen.0 {
+        assert!(
+            line.contains("invalid token") && line.contains("schemes"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn auto_picks_the_strongest_offered_and_tries_only_that() {
+    const WIRE: Script = &[
+        ("", "+OK ready <1.2@host>\r\n"),
+        (
+            "CAPA",
+            "+OK\r\nUSER\r\nSASL PLAIN CRAM-MD5 SCRAM-SHA-256 LOGIN\r\n.\r\n",
+        ),
+        (SCRAM_AUTH, SCRAM_FIRST),
+        (SCRAM_FINAL, "-ERR [AUTH] wrong password\r\n"),
+    ];
+    let seen = check(WIRE, |client, feeder, seen| {
+        let auto = Auto::new(
+            UserName::new("user").unwrap(),
+            pencil(),
+            "rOprNGfwEbeRWgbNEkqO",
+        );
+        drive(
+            client,
+            feeder,
+            seen,
+            Login::new(Credentials::Auto(auto)),
+            None,
+        );
+    });
+    assert!(seen.0[0].contains("wrong password"), "{seen:?}");
 }

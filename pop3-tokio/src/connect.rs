@@ -109,7 +109,9 @@ impl Connector {
             }
             _ => Transport::Plain(tcp),
         };
+        let binding = transport.channel_binding();
         let mut pop = Pop3::from_stream(transport, settings.session(), timeout).await?;
+        pop.binding = binding;
         pop.tls = tls_config.map(|config| (config, server_name));
         if settings.mode() == TlsMode::StartTls {
             pop.upgrade(StartTls::required()).await?;
@@ -182,6 +184,7 @@ impl Pop3<Transport> {
         match result {
             Ok(Ok(stream)) => {
                 self.stream = Transport::Tls(Box::new(stream));
+                self.binding = self.stream.channel_binding();
                 Ok(())
             }
             Ok(Err(e)) => Err(self.pump.fail(Error::from_io(e, timeout))),

@@ -3,11 +3,12 @@
 
 use crate::{BatchReport, Error, Part, Result, Transport};
 use bytes::Bytes;
-use pop3_proto::driver::{Finish, Pump};
+use pop3_proto::driver::{nonce, Finish, Pump};
 use pop3_proto::procedures::{
-    Batch, BatchItem, Collect, Credentials, Exchange, Greet, Login, Multi, Procedure, Quit, Step,
+    Auto, Batch, BatchItem, Collect, Credentials, Exchange, Greet, Login, Method, Multi, Procedure,
+    Quit, Step,
 };
-use pop3_proto::sasl::Mechanism;
+use pop3_proto::sasl::{ChannelBinding, Mechanism};
 use pop3_proto::{
     Capabilities, Client, Config, Greeting, LangTag, MsgNum, Password, QuitOutcome, RawLine,
     ScanListing, ServerText, Stat, Status, Uid, UserName,
@@ -53,6 +54,8 @@ pub struct Pop3<S = Transport> {
     needs_flush: bool,
     sleep: Pin<Box<Sleep>>,
     pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    /// The TLS channel binding, for SCRAM-…-PLUS (set by the connector).
+    pub(crate) binding: Option<ChannelBinding>,
 }
 
 impl<S> std::fmt::Debug for Pop3<S> {
@@ -73,6 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
             needs_flush: false,
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
             tls: None,
+            binding: None,
         };
         pop.run(Greet::new(), |never| match never {}).await?;
         Ok(pop)
@@ -247,6 +251,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         let user = UserName::new(name)?;
         let pass = Password::new(secret)?;
         let login = Login::new(Credentials::UserPass { user, pass });
+        self.run(login, |never| match never {}).await
+    }
+
+    /// Logs in with the strongest method both sides support (see
+    /// [`Auto`](pop3_proto::procedures::Auto)); exactly one method is tried.
+    pub async fn login_auto(&mut self, name: &str, secret: &str) -> Result<Status> {
+        self.login_auto_only(name, secret, &Method::ALL).await
+    }
+
+    /// [`login_auto`](Self::login_auto), choosing only among `methods`; `binding` is the
+    /// TLS channel binding for SCRAM-…-PLUS (the connectors' sessions supply their own).
+    pub async fn login_auto_only(
+        &mut self,
+        name: &str,
+        secret: &str,
+        methods: &[Method],
+    ) -> Result<Status> {
+        let auto = Auto::new(UserName::new(name)?, Password::new(secret)?, &nonce()?)
+            .channel_binding(self.binding.clone())
+            .only(methods);
+        let login = Login::new(Credentials::Auto(auto));
         self.run(login, |never| match never {}).await
     }
 

@@ -42,6 +42,14 @@ impl Transport {
         }
     }
 
+    /// The TLS channel binding for SCRAM-…-PLUS (TLS 1.3 only), if the connection is TLS.
+    pub fn channel_binding(&self) -> Option<pop3_proto::sasl::ChannelBinding> {
+        match self {
+            Self::Tls(s) => pop3_proto::driver::tls::channel_binding(s.get_ref().1),
+            Self::Plain(_) | Self::Detached => None,
+        }
+    }
+
     /// Re-arms TCP_QUICKACK after a read (Linux): without it, a server's Nagle meets our
     /// delayed ACK and every command costs 40 ms with Cyrus, Courier, Mailutils and popa3d.
     fn after_read(&self) {

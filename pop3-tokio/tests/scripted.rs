@@ -505,7 +505,9 @@ async fn in_use_to_pass_is_a_server_error_and_the_session_goes_on() {
     let mut pop = plain(&server).connect().await.expect("connect");
     let err = pop.login("alice", "secret").await.expect_err("in use");
     match &err {
-        Error::Server { command, status } => {
+        Error::Server {
+            command, status, ..
+        } => {
             assert_eq!(*command, "PASS");
             assert_eq!(status.code(), Some(&ResponseCode::InUse));
         }

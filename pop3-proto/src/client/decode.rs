@@ -364,6 +364,7 @@ impl Client {
                     }
                     self.apply(Transition::LoggedIn)?;
                 } else {
+                    self.auth_failure_detail = exchange.and_then(|x| x.mechanism.failure_detail());
                     self.apply(Transition::SaslFailed)?;
                 }
             }

@@ -87,6 +87,13 @@ pub enum LocalError {
         /// What would have been sent (USER/PASS, APOP, AUTH).
         what: &'static str,
     },
+    /// No login method fits: the server offers none the caller allowed, or only ones that
+    /// would expose the password over plaintext.
+    #[error("no way to log in: {why}")]
+    NoLoginMethod {
+        /// Why.
+        why: &'static str,
+    },
     /// A procedure that asked for a TLS handshake was stepped again before
     /// [`crate::procedures::TlsUpgrade::established`] was called.
     #[error("finish the TLS handshake and call TlsUpgrade::established before stepping the procedure again")]

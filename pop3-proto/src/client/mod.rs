@@ -117,6 +117,8 @@ pub struct Client {
     capabilities: Option<Capabilities>,
     capa_building: Capabilities,
     sasl: Option<SaslExchange>,
+    /// What the mechanism of the last failed AUTH reported (an OAuth error status).
+    auth_failure_detail: Option<ServerText>,
     /// The protocol state; changed only through [`Client::apply`].
     machine: Machine,
     eof: bool,
@@ -162,6 +164,7 @@ impl Client {
             capabilities: None,
             capa_building: Capabilities::default(),
             sasl: None,
+            auth_failure_detail: None,
             machine,
             eof: false,
             fatal: None,
@@ -190,6 +193,12 @@ impl Client {
     /// ```
     pub fn capabilities(&self) -> Option<&Capabilities> {
         self.capabilities.as_ref()
+    }
+
+    /// What the server said inside the last AUTH exchange that ended in `-ERR`, when its
+    /// mechanism keeps such a thing (XOAUTH2 and OAUTHBEARER keep the server's JSON status).
+    pub fn auth_failure_detail(&self) -> Option<&ServerText> {
+        self.auth_failure_detail.as_ref()
     }
 
     /// Whether the connection is TLS (implicit, or after STLS and the handshake).

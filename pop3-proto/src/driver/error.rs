@@ -2,6 +2,8 @@
 
 use crate::procedures::{BatchReport, Collected, Refused};
 use crate::{Greeting, LocalError, QuitOutcome, RemoteError, Status};
+use std::boxed::Box;
+use std::format;
 use std::io;
 use std::string::{String, ToString};
 use std::time::Duration;
@@ -40,12 +42,14 @@ pub enum Error {
     #[error("no reply from the server within {0:?}; the session is closed")]
     Timeout(Duration),
     /// The server answered `-ERR` (see the response code for why, e.g. `[IN-USE]`).
-    #[error("the server refused {command}: {status}")]
+    #[error("the server refused {command}: {status}{}", .detail.as_ref().map(|d| format!(" (it said: \"{d}\")")).unwrap_or_default())]
     Server {
         /// The command refused.
         command: &'static str,
         /// The `-ERR` reply with its response code.
         status: Status,
+        /// What the server said inside a failed SASL exchange (an OAuth JSON error status).
+        detail: Option<Box<crate::ServerText>>,
     },
     /// The server broke the protocol. The session is closed.
     #[error(transparent)]
@@ -164,6 +168,7 @@ impl From<Refused> for Error {
         Self::Server {
             command: r.command,
             status: r.status,
+            detail: r.detail.map(Box::new),
         }
     }
 }

@@ -61,6 +61,22 @@ pub enum Part<'a> {
 }
 pub use settings::{Settings, TlsMode};
 
+/// A fresh SCRAM client nonce: 18 bytes from the operating system's random source,
+/// base64-encoded (24 printable characters, no commas).
+///
+/// ```
+/// let a = pop3_proto::driver::nonce().unwrap();
+/// assert_eq!(a.len(), 24);
+/// assert_ne!(a, pop3_proto::driver::nonce().unwrap());
+/// ```
+pub fn nonce() -> Result<String> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 18];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Io(io::Error::other(std::format!("no random numbers: {e}"))))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 use crate::procedures::{Procedure, Step, TlsUpgrade};
 use crate::{Client, Config, SessionState};
 use std::io;

@@ -200,10 +200,7 @@ impl<T> Procedure for Exchange<T> {
             }
             if let Event::Status { status, .. } = &event {
                 if !status.is_ok() {
-                    return Ok(Step::Done(Err(Refused {
-                        command: self.keyword,
-                        status: status.clone(),
-                    })));
+                    return Ok(Step::Done(Err(Refused::new(self.keyword, status.clone()))));
                 }
             }
             return match (self.extract)(event) {
@@ -375,10 +372,7 @@ impl<T> Procedure for Multi<T> {
             }
             match event {
                 Event::Status { status, .. } if !status.is_ok() => {
-                    return Ok(Step::Done(Err(Refused {
-                        command: self.keyword,
-                        status,
-                    })))
+                    return Ok(Step::Done(Err(Refused::new(self.keyword, status))))
                 }
                 Event::MultiStart { .. } => {}
                 Event::MultiEnd { .. } => return Ok(Step::Done(Ok(self.total))),

@@ -1,9 +1,11 @@
 //! Logging in: USER/PASS (PASS only after USER's `+OK`), APOP, or SASL.
 
+use super::auto::{Auto, Method};
 use super::exchange::check_secure;
-use super::{Begin, Procedure, Refused, Step};
+use super::{Begin, Multi, Procedure, Refused, Step};
 use crate::args::{Password, UserName};
 use crate::client::Client;
+use crate::codec::capa::Capability;
 use crate::codec::status::Status;
 use crate::command::Command;
 use crate::sasl::Mechanism;
@@ -32,6 +34,8 @@ pub enum Credentials {
     },
     /// `AUTH` (RFC 5034), driven by a SASL mechanism.
     Sasl(Box<dyn Mechanism>),
+    /// The strongest method both sides support (see [`Auto`]).
+    Auto(Auto),
 }
 
 impl core::fmt::Debug for Credentials {
@@ -40,12 +44,15 @@ impl core::fmt::Debug for Credentials {
             Self::UserPass { user, .. } => write!(f, "UserPass({user:?}, <redacted>)"),
             Self::Apop { user, .. } => write!(f, "Apop({user:?}, <redacted>)"),
             Self::Sasl(m) => write!(f, "Sasl({})", m.name().as_str()),
+            Self::Auto(a) => write!(f, "{a:?}"),
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
+    /// Auto: learning what the server offers.
+    Capa,
     Start,
     /// Waiting for the reply to USER.
     User(Handle),
@@ -89,6 +96,8 @@ enum Stage {
 pub struct Login {
     begin: Begin,
     credentials: Option<Credentials>,
+    capa: Option<Multi<Capability>>,
+    chosen: Option<Method>,
     /// PASS, kept until USER is accepted.
     pass: Option<Password>,
     stage: Stage,
@@ -97,22 +106,55 @@ pub struct Login {
 impl Login {
     /// A login with these credentials.
     pub fn new(credentials: Credentials) -> Self {
+        let stage = match credentials {
+            Credentials::Auto(_) => Stage::Capa,
+            _ => Stage::Start,
+        };
         Self {
             begin: Begin::default(),
             credentials: Some(credentials),
+            capa: None,
+            chosen: None,
             pass: None,
-            stage: Stage::Start,
+            stage,
         }
+    }
+
+    /// The method [`Credentials::Auto`] chose, once it has.
+    pub fn chosen(&self) -> Option<Method> {
+        self.chosen
+    }
+
+    /// Auto: asks CAPA if nobody has (a refusal is an answer too), then picks.
+    fn learn_and_choose(&mut self, client: &mut Client) -> Result<bool, Error> {
+        if client.capabilities().is_none() {
+            let capa = self.capa.get_or_insert_with(Multi::capa);
+            loop {
+                match capa.step(client)? {
+                    Step::Io => return Ok(false),
+                    Step::Done(_) => break,
+                    Step::Item(_) | Step::StartTls(_) => {}
+                }
+            }
+        }
+        if let Some(Credentials::Auto(auto)) = self.credentials.take() {
+            let method = auto.choose(client)?;
+            self.chosen = Some(method);
+            self.credentials = Some(auto.credentials(method)?);
+        }
+        Ok(true)
     }
 
     fn start(&mut self, client: &mut Client) -> Result<Stage, Error> {
         let what = match &self.credentials {
-            Some(Credentials::UserPass { .. }) => "USER/PASS",
-            Some(Credentials::Apop { .. }) => "APOP",
-            Some(Credentials::Sasl(_)) => "AUTH",
-            None => return Err(crate::LocalError::Closed.into()),
+            Some(Credentials::UserPass { .. }) => Some("USER/PASS"),
+            Some(Credentials::Apop { .. }) => Some("APOP"),
+            Some(Credentials::Sasl(m)) => m.reveals_secret().then_some("AUTH"),
+            Some(Credentials::Auto(_)) | None => return Err(crate::LocalError::Closed.into()),
         };
-        check_secure(client, what)?;
+        if let Some(what) = what {
+            check_secure(client, what)?;
+        }
         // Validate everything before a byte is queued; a LocalError leaves no trace.
         Ok(match self.credentials.take() {
             Some(Credentials::UserPass { user, pass }) => {
@@ -126,7 +168,7 @@ impl Login {
             Some(Credentials::Sasl(mechanism)) => {
                 Stage::Final(client.authenticate(mechanism)?, "AUTH")
             }
-            None => return Err(crate::LocalError::Closed.into()),
+            Some(Credentials::Auto(_)) | None => return Err(crate::LocalError::Closed.into()),
         })
     }
 }
@@ -137,6 +179,12 @@ impl Procedure for Login {
 
     fn step(&mut self, client: &mut Client) -> Result<Step<Infallible, Self::Output>, Error> {
         loop {
+            if self.stage == Stage::Capa {
+                if !self.learn_and_choose(client)? {
+                    return Ok(Step::Io);
+                }
+                self.stage = Stage::Start;
+            }
             if self.stage == Stage::Start {
                 if !self.begin.ready(client)? {
                     return Ok(Step::Io);
@@ -146,7 +194,7 @@ impl Procedure for Login {
             let (handle, command) = match self.stage {
                 Stage::User(h) => (h, "USER"),
                 Stage::Final(h, command) => (h, command),
-                Stage::Start => continue,
+                Stage::Start | Stage::Capa => continue,
             };
             let status = loop {
                 match self.begin.next_event(client)? {
@@ -157,7 +205,15 @@ impl Procedure for Login {
             };
             if !status.is_ok() {
                 self.pass = None;
-                return Ok(Step::Done(Err(Refused { command, status })));
+                let detail = match command {
+                    "AUTH" => client.auth_failure_detail().cloned(),
+                    _ => None,
+                };
+                return Ok(Step::Done(Err(Refused {
+                    command,
+                    status,
+                    detail,
+                })));
             }
             match (self.stage, self.pass.take()) {
                 (Stage::User(_), Some(pass)) => {

@@ -59,6 +59,7 @@
 //! [`LocalError`]: crate::LocalError
 //! [`RemoteError`]: crate::RemoteError
 
+mod auto;
 mod batch;
 mod collect;
 mod exchange;
@@ -66,6 +67,7 @@ mod login;
 mod session;
 mod stls;
 
+pub use auto::{Auto, Method};
 pub use batch::{Batch, BatchItem, BatchReport};
 pub use collect::{Collect, Collected};
 pub use exchange::{Exchange, Multi};
@@ -75,6 +77,7 @@ pub use stls::StartTls;
 
 use crate::client::Client;
 use crate::codec::status::Status;
+use crate::text::ServerText;
 use crate::{Error, Event, Handle, RemoteError, SessionState};
 
 /// A user-level call as a state machine over a [`Client`]; see the [module docs](self).
@@ -138,16 +141,30 @@ impl TlsUpgrade {
 /// ```
 /// use pop3_proto::procedures::Refused;
 /// use pop3_proto::Status;
-/// let refused = Refused { command: "DELE", status: Status::parse(b"-ERR [IN-USE] busy", Default::default()).unwrap() };
+/// let refused = Refused::new("DELE", Status::parse(b"-ERR [IN-USE] busy", Default::default()).unwrap());
 /// assert_eq!(refused.to_string(), "the server refused DELE: -ERR [IN-USE] busy");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the server refused {command}: {status}")]
+#[error("the server refused {command}: {status}{}", .detail.as_ref().map(|d| alloc::format!(" (it said: \"{}\")", d.quoted())).unwrap_or_default())]
 pub struct Refused {
     /// The command's keyword.
     pub command: &'static str,
     /// The `-ERR` reply.
     pub status: Status,
+    /// What the server said inside a failed SASL exchange (an OAuth JSON error status),
+    /// escaped and bounded when shown.
+    pub detail: Option<ServerText>,
+}
+
+impl Refused {
+    /// A refusal of `command` with no detail.
+    pub fn new(command: &'static str, status: Status) -> Self {
+        Self {
+            command,
+            status,
+            detail: None,
+        }
+    }
 }
 
 /// How every procedure that sends begins: withdraw what an abandoned predecessor queued,

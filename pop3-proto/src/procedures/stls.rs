@@ -148,10 +148,7 @@ impl Procedure for StartTls {
                             if self.required {
                                 return Err(self.unavailable(client, "the server refused STLS"));
                             }
-                            return Ok(Step::Done(Err(Refused {
-                                command: "STLS",
-                                status,
-                            })));
+                            return Ok(Step::Done(Err(Refused::new("STLS", status))));
                         }
                         _ => {}
                     }

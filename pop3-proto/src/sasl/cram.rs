@@ -45,6 +45,10 @@ impl fmt::Debug for CramMd5 {
 }
 
 impl Mechanism for CramMd5 {
+    fn reveals_secret(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> MechanismName {
         name("CRAM-MD5")
     }

@@ -139,6 +139,14 @@ pub trait Mechanism: Send {
         Ok(())
     }
 
+    /// Whether a captured exchange gives away a secret that works again (a password or a
+    /// bearer token), so that the mechanism needs TLS unless the caller allowed plaintext
+    /// credentials. `true` unless a mechanism knows better (SCRAM, CRAM-MD5, EXTERNAL,
+    /// ANONYMOUS).
+    fn reveals_secret(&self) -> bool {
+        true
+    }
+
     /// What the server said about a failure inside the exchange (an OAuth mechanism's JSON
     /// error status), once the exchange ended with `-ERR`. Reported with the refusal.
     fn failure_detail(&self) -> Option<ServerText> {
@@ -161,6 +169,9 @@ impl<M: Mechanism + ?Sized> Mechanism for Box<M> {
     }
     fn failure_detail(&self) -> Option<ServerText> {
         (**self).failure_detail()
+    }
+    fn reveals_secret(&self) -> bool {
+        (**self).reveals_secret()
     }
 }
 

@@ -319,6 +319,10 @@ impl Scram {
 }
 
 impl Mechanism for Scram {
+    fn reveals_secret(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> MechanismName {
         name(self.mechanism())
     }

@@ -30,6 +30,10 @@ impl External {
 }
 
 impl Mechanism for External {
+    fn reveals_secret(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> MechanismName {
         name("EXTERNAL")
     }
@@ -80,6 +84,10 @@ impl Anonymous {
 }
 
 impl Mechanism for Anonymous {
+    fn reveals_secret(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> MechanismName {
         name("ANONYMOUS")
     }
