@@ -6,13 +6,22 @@
 #   scripts/dovecot.sh adduser STATE_DIR NAME PASSWORD add (or re-password) a mail user
 #   scripts/dovecot.sh fill    STATE_DIR USER PATH...  deliver files (or every file of a folder)
 #   scripts/dovecot.sh clear   STATE_DIR USER          empty that user's mailbox
+#   scripts/dovecot.sh clientcert STATE_DIR NAME       print cert and key paths for EXTERNAL
+#   scripts/dovecot.sh token   STATE_DIR NAME [SECS]   print an OAuth2 token valid SECS (3600)
 #
 # Runs as root (it installs packages, creates a system user and chowns mail). Nothing listens
 # beyond 127.0.0.1 and ::1; the ports are picked free at each start and given in STATE_DIR/env:
 #   POP3_HOST POP3_HOST6 POP3_PORT POP3S_PORT POP3_TLS_NAME POP3_CA POP3_WRONG_CA POP3_STATE
 #   POP3_MAILDIR_ROOT (a user's mail is $POP3_MAILDIR_ROOT/USER/Maildir) POP3_LOG POP3_PID
 #   POP3_USER POP3_PASS (alice) POP3_USER2 POP3_PASS2 (bob) POP3_USERS (user:password,...)
+#   POP3_MECHANISMS (the SASL mechanisms, comma-separated) POP3_TLS_DIR
 # POP3_CA verifies the server (name localhost, 127.0.0.1 or ::1); POP3_WRONG_CA never does.
+#
+# Every mail user can log in with USER/PASS, APOP and SASL PLAIN, LOGIN, CRAM-MD5,
+# SCRAM-SHA-1 and SCRAM-SHA-256 (password), EXTERNAL (over TLS, with the certificate that
+# `clientcert` prints: $POP3_TLS_DIR/client-NAME.pem and .key, CN=NAME, from POP3_CA's CA),
+# and XOAUTH2 and OAUTHBEARER (with the token that `token` prints: an HS256 JWT whose `sub`
+# is the user, checked locally against a key made at each start, so older tokens fail).
 #
 # `fill` keeps the order of its arguments (a folder's files in name order), and the server
 # lists messages in the order they were filled. The bytes are delivered as they are. Dovecot
@@ -24,11 +33,17 @@ readonly MAIL_OWNER=pop3test            # owns every mail home; the server runs 
 readonly TLS_NAME=localhost
 readonly START_TIMEOUT=20               # seconds for both ports to answer
 readonly STOP_TIMEOUT=10
+# The mechanisms that check the passwd-file's password; EXTERNAL and the OAuth2 ones have a
+# passdb each, and each passdb takes only its own mechanisms.
+readonly PASSWORD_MECHS="plain login cram-md5 apop scram-sha-1 scram-sha-256"
+readonly OAUTH_MECHS="xoauth2 oauthbearer"
+# What CAPA's SASL line offers (APOP is no SASL mechanism), for STATE/env.
+readonly SASL_MECHS=PLAIN,LOGIN,CRAM-MD5,SCRAM-SHA-1,SCRAM-SHA-256,EXTERNAL,OAUTHBEARER,XOAUTH2
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -55,6 +70,9 @@ set_paths() {
     TLS=$STATE/tls
     HOMES=$STATE/home
     USERS=$STATE/users                  # passwd-file: passdb and userdb both
+    KEYS=$STATE/keys                    # the OAuth2 passdb's key dict (fs:posix)
+    OAUTH_KEY=$KEYS/default/HS256/default   # base64 of the JWT HMAC secret
+    OAUTH_CONF=$STATE/oauth2.conf
     LOG=$STATE/dovecot.log
     ENVF=$STATE/env
     PIDFILE=$RUN/master.pid
@@ -163,6 +181,12 @@ extendedKeyUsage = serverAuth
 subjectAltName = DNS:$TLS_NAME, IP:127.0.0.1, IP:::1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 EOF
     # P-256 keys: made in milliseconds, and every TLS stack the project tests with takes them.
     # Each start makes new CAs with distinct names, so no stale trust carries over.
@@ -184,6 +208,43 @@ EOF
     chmod 640 "$TLS/server.key"
     chmod 600 "$TLS/ca.key" "$TLS/wrong-ca.key"
     chmod 644 "$TLS/ca.pem" "$TLS/wrong-ca.pem" "$TLS/server.pem"
+}
+
+# A client certificate for EXTERNAL: CN=NAME, which Dovecot takes as the login name. Made
+# once per start (each start makes a new CA and drops the old certificates). Parallel tests
+# may ask for the same one, hence the lock: no one gets one key with another's certificate.
+make_client_cert() {
+    local name=$1 key=$TLS/client-$1.key crt=$TLS/client-$1.pem
+    [[ -r $TLS/ca.key && -r $TLS/openssl.cnf ]] || die "no test CA in $TLS: run start first"
+    exec 8>"$TLS/clientcert.lock"
+    flock -w 60 8 || die "timed out waiting for another dovecot.sh clientcert"
+    [[ -s $key && -s $crt ]] && return 0
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$key.tmp" -out "$TLS/client-$name.csr" -subj "/CN=$name" \
+        -config "$TLS/openssl.cnf" >/dev/null 2>&1 || die "openssl could not make a client key"
+    openssl x509 -req -in "$TLS/client-$name.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" \
+        -set_serial "0x$(openssl rand -hex 8)" -days 825 -sha256 \
+        -extfile "$TLS/openssl.cnf" -extensions client -out "$crt.tmp" >/dev/null 2>&1 ||
+        die "openssl could not sign the client certificate"
+    rm -f "$TLS/client-$name.csr"
+    chmod 600 "$key.tmp"
+    chmod 644 "$crt.tmp"
+    mv -f "$key.tmp" "$key"
+    mv -f "$crt.tmp" "$crt"
+    exec 8>&-
+}
+
+# A new HMAC secret at each start, so a token from an earlier start no longer validates.
+# The secret is 64 hex digits used as ASCII bytes, so openssl takes it as a plain -macopt key.
+# Dovecot reads the key, base64-encoded, from the dict at shared/<azp>/<alg>/<kid>, and fs:posix
+# keeps shared/X in the file PREFIX/X.
+make_oauth_key() {
+    rm -rf "$KEYS"
+    install -d -o root -g dovecot -m 750 "$KEYS" "${OAUTH_KEY%/*/*}" "${OAUTH_KEY%/*}"
+    openssl rand -hex 32 | tr -d '\n' | base64 -w0 >"$OAUTH_KEY.tmp"
+    chown root:dovecot "$OAUTH_KEY.tmp"
+    chmod 640 "$OAUTH_KEY.tmp"
+    mv -f "$OAUTH_KEY.tmp" "$OAUTH_KEY"
 }
 
 write_conf() {
@@ -215,18 +276,61 @@ ssl_cert = <$TLS/server.pem
 ssl_key = <$TLS/server.key
 ssl_min_protocol = TLSv1.2
 $dh
+# For EXTERNAL: ask every TLS client for a certificate from the test CA, but let clients
+# without one (or with one that does not verify) carry on and log in with a password.
+# A verified certificate's commonName becomes the login name; it then also replaces the
+# name that any other mechanism (or USER) gives on that connection.
+ssl_ca = <$TLS/ca.pem
+ssl_verify_client_cert = yes
+# The test CA revokes nothing and publishes no CRL; with the default (yes) no certificate
+# would ever count as verified.
+ssl_require_crl = no
+auth_ssl_require_client_cert = no
+auth_ssl_username_from_cert = yes
+ssl_cert_username_field = commonName
 
 # The tests exercise USER/PASS and every SASL mechanism over plain TCP as well.
 disable_plaintext_auth = no
 # apop also makes the greeting carry the APOP timestamp.
-auth_mechanisms = plain login cram-md5 apop
+auth_mechanisms = $PASSWORD_MECHS external $OAUTH_MECHS
 default_login_user = dovenull
 default_internal_user = dovecot
 
-# APOP and CRAM-MD5 need the plaintext password, hence {PLAIN} entries.
+# APOP, CRAM-MD5 and SCRAM need the plaintext password, hence {PLAIN} entries. Only the
+# password mechanisms use it, so neither a token nor EXTERNAL's empty response is ever
+# compared with a password.
 passdb {
   driver = passwd-file
   args = $USERS
+  mechanisms = $PASSWORD_MECHS
+}
+# EXTERNAL asks for no password: the verified certificate is the proof. Only EXTERNAL may
+# use this passdb, or any name would log in with any password.
+passdb {
+  driver = static
+  args = nopassword=y
+  mechanisms = external
+  result_success = continue-ok
+}
+# The token is a JWT, validated locally with the key in $KEYS; no network. A bad token
+# ends the lookup here.
+passdb {
+  driver = oauth2
+  args = $OAUTH_CONF
+  mechanisms = $OAUTH_MECHS
+  result_success = continue-ok
+  result_failure = return-fail
+  result_internalfail = return-fail
+}
+# After a continue-ok success Dovecot skips the password check, so this only asks whether
+# the certificate's or token's user exists. Without it an unknown user passes the passdb,
+# the userdb then fails, and the client sees the connection close instead of -ERR.
+passdb {
+  driver = passwd-file
+  args = $USERS
+  mechanisms = external $OAUTH_MECHS
+  result_failure = return-fail
+  result_internalfail = return-fail
 }
 userdb {
   driver = passwd-file
@@ -241,6 +345,13 @@ mail_max_userip_connections = 512
 
 # RETR would otherwise move messages to cur/ and mark them seen: runs must be repeatable.
 pop3_no_flag_updates = yes
+EOF
+    # The token's user is its "sub" claim; it must match the name the client gives.
+    cat >"$OAUTH_CONF" <<EOF
+# Written by scripts/dovecot.sh at each start; edits are lost.
+introspection_mode = local
+local_validation_key_dict = fs:posix:prefix=$KEYS/
+username_attribute = sub
 EOF
 }
 
@@ -384,6 +495,8 @@ write_env() {
         echo "POP3_USER2=bob"
         echo "POP3_PASS2=bob-pw"
         echo "POP3_USERS=$users"
+        echo "POP3_MECHANISMS=$SASL_MECHS"
+        echo "POP3_TLS_DIR=$TLS"
     } >"$ENVF.tmp"
     mv -f "$ENVF.tmp" "$ENVF"
 }
@@ -401,6 +514,7 @@ cmd_start() {
     # Dovecot's auth (user dovecot) and mail processes (user pop3test) must reach inside.
     chmod 755 "$STATE"
     make_certs
+    make_oauth_key
     add_user alice alice-pw
     add_user bob bob-pw
     check_access
@@ -504,6 +618,41 @@ cmd_clear() {
     echo "dovecot.sh: emptied $MD"
 }
 
+cmd_clientcert() {
+    set_paths "${1:-}"
+    [[ $# -eq 2 ]] || usage
+    check_user "$2"
+    make_client_cert "$2"
+    echo "$TLS/client-$2.pem"
+    echo "$TLS/client-$2.key"
+}
+
+# base64url without padding, as JWT wants.
+b64url() {
+    openssl base64 -A | tr '+/' '-_' | tr -d '='
+}
+
+# An HS256 JWT that the oauth2 passdb accepts for NAME until SECS from now (0 or less: an
+# expired one). Dovecot 2.3.19 needs "typ":"JWT" (exactly) and "alg" in the header, "sub"
+# (the user, see username_attribute; XOAUTH2's user= and OAUTHBEARER's a= must equal it)
+# and "exp"; "iat" and "nbf" are optional but must not lie in the future. With neither
+# "azp" nor a "kid" header the key is looked up under default/HS256/default.
+cmd_token() {
+    set_paths "${1:-}"
+    [[ $# -eq 2 || $# -eq 3 ]] || usage
+    check_user "$2"
+    local name=$2 secs=${3:-3600} secret now header payload sig
+    [[ $secs =~ ^-?[0-9]+$ ]] || die "seconds must be an integer: $secs"
+    [[ -r $OAUTH_KEY ]] || die "no OAuth2 key in $STATE: run start first"
+    secret=$(base64 -d "$OAUTH_KEY")
+    now=$(date +%s)
+    header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+    payload=$(printf '{"sub":"%s","iat":%d,"exp":%d}' "$name" "$now" "$((now + secs))" | b64url)
+    sig=$(printf '%s.%s' "$header" "$payload" |
+        openssl dgst -sha256 -mac HMAC -macopt "key:$secret" -binary | b64url)
+    echo "$header.$payload.$sig"
+}
+
 main() {
     local cmd=${1:-}
     (($# > 0)) && shift
@@ -513,6 +662,8 @@ main() {
     adduser) cmd_adduser "$@" ;;
     fill) cmd_fill "$@" ;;
     clear) cmd_clear "$@" ;;
+    clientcert) cmd_clientcert "$@" ;;
+    token) cmd_token "$@" ;;
     *) usage ;;
     esac
 }

@@ -158,7 +158,16 @@ fn trace_is_redacted_and_tls_modes_work() {
     let port = d.port().to_string();
     let out = Command::new(pop3_binary())
         .args(["--host", "localhost", "--port", &port, "--tls", "starttls"])
-        .args(["--ca-file", d.ca(), "--user", &user, "--trace", "stat"])
+        .args([
+            "--ca-file",
+            d.ca(),
+            "--user",
+            &user,
+            "--trace",
+            "--auth",
+            "user",
+            "stat",
+        ])
         .env("POP3_PASSWORD", &pw)
         .output()
         .unwrap();
@@ -169,6 +178,30 @@ fn trace_is_redacted_and_tls_modes_work() {
         "{trace}"
     );
     assert!(!trace.contains(&pw));
+
+    // The default, --auth auto, takes the strongest mechanism Dovecot offers; the token of
+    // --auth xoauth2 comes from an environment variable and never shows in the trace.
+    let port = d.pop3s_port().to_string();
+    let token = d.token(&user);
+    for (auth, shown) in [
+        ("auto", "C: AUTH SCRAM-SHA-256 <redacted>"),
+        ("xoauth2", "C: AUTH XOAUTH2"),
+    ] {
+        let out = Command::new(pop3_binary())
+            .args(["--host", "localhost", "--port", &port, "--ca-file", d.ca()])
+            .args(["--user", &user, "--trace", "--auth", auth, "stat"])
+            .env("POP3_PASSWORD", &pw)
+            .env("POP3_TOKEN", &token)
+            .output()
+            .unwrap();
+        let trace = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stdout(&out).starts_with("1 "), "{auth}: {trace}");
+        assert!(trace.contains(shown), "{auth}: {trace}");
+        assert!(
+            !trace.contains(&pw) && !trace.contains(&token),
+            "{auth}: a secret leaked"
+        );
+    }
 
     let out = Command::new(pop3_binary())
         .args(["--host", "localhost", "--port", &d.pop3s_port().to_string()])

@@ -63,7 +63,28 @@ impl Dovecot {
         self.get("POP3_WRONG_CA")
     }
 
-    fn run(&self, args: &[&str]) {
+    /// A client certificate and key (PEM paths) with CN=`user`, from the test CA, for
+    /// SASL EXTERNAL.
+    pub fn client_cert(&self, user: &str) -> (String, String) {
+        let out = self.run(&["clientcert", user]);
+        let mut paths = out.split_whitespace().map(str::to_owned);
+        let (Some(cert), Some(key)) = (paths.next(), paths.next()) else {
+            panic!("dovecot.sh clientcert printed {out:?}");
+        };
+        (cert, key)
+    }
+
+    /// An OAuth 2.0 access token for `user` that this Dovecot accepts (XOAUTH2, OAUTHBEARER).
+    pub fn token(&self, user: &str) -> String {
+        self.run(&["token", user]).trim().to_owned()
+    }
+
+    /// The SASL mechanisms this Dovecot offers.
+    pub fn mechanisms(&self) -> Vec<&str> {
+        self.get("POP3_MECHANISMS").split(',').collect()
+    }
+
+    fn run(&self, args: &[&str]) -> String {
         // The script rewrites the passwd-file; tests run in parallel threads.
         static SCRIPT: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one_at_a_time = SCRIPT.lock().unwrap_or_else(|e| e.into_inner());
@@ -80,6 +101,7 @@ impl Dovecot {
             "dovecot.sh {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8(out.stdout).expect("dovecot.sh prints text")
     }
 
     /// A fresh user (one per test, so parallel tests never meet a locked mailbox) whose
