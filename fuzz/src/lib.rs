@@ -534,7 +534,21 @@ fn procedures(mut config: Config, ops: &[u8], server: &[u8], seed: u8) {
         } else {
             0
         };
-        let mut p: Box<dyn Procedure<Item = String, Output = String>> = match b % 12 {
+        let sasl = |m: Box<dyn pop3_proto::sasl::Mechanism>| {
+            Box::new(Mapped(Login::new(Credentials::Sasl(m))))
+                as Box<dyn Procedure<Item = String, Output = String>>
+        };
+        let mut p: Box<dyn Procedure<Item = String, Output = String>> = match b % 16 {
+            12 => sasl(Box::new(
+                pop3_proto::sasl::Scram::sha256("u", &pass(), "clientnonce")
+                    .unwrap()
+                    .max_iterations(64),
+            )),
+            13 => sasl(Box::new(pop3_proto::sasl::XOAuth2::new("u", "token"))),
+            14 => sasl(Box::new(pop3_proto::sasl::CramMd5::new("u", &pass()))),
+            15 => Box::new(Mapped(Login::new(Credentials::Auto(
+                pop3_proto::procedures::Auto::new(user(), pass(), "clientnonce"),
+            )))),
             0 => Box::new(Mapped(Greet::new())),
             1 => Box::new(Mapped(Login::new(Credentials::UserPass {
                 user: user(),
@@ -564,7 +578,7 @@ fn procedures(mut config: Config, ops: &[u8], server: &[u8], seed: u8) {
             }
         }
         if let Some(Ok(out)) = &outcome {
-            if b % 12 == 1 && out.contains("command: \"USER\"") {
+            if b % 16 == 1 && out.contains("command: \"USER\"") {
                 let sent = String::from_utf8_lossy(&wire[before..]);
                 assert!(
                     !sent.contains("PASS"),
