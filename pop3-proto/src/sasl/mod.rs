@@ -29,7 +29,7 @@ mod simple;
 pub use cram::CramMd5;
 pub use oauth::{OAuthBearer, XOAuth2};
 pub use plain::{Login, Plain};
-pub use scram::{ChannelBinding, Scram, ScramHash};
+pub use scram::{ChannelBinding, Scram, ScramHash, DEFAULT_MAX_ITERATIONS};
 pub use simple::{Anonymous, External};
 
 use crate::args::MechanismName;
