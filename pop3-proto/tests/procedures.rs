@@ -497,3 +497,36 @@ fn auto_picks_the_strongest_offered_and_tries_only_that() {
     });
     assert!(seen.0[0].contains("wrong password"), "{seen:?}");
 }
+
+#[test]
+fn scram_sha_1_rfc5802_external_and_anonymous() {
+    const WIRE: Script = &[
+        ("", "+OK ready\r\n"),
+        (
+            "AUTH SCRAM-SHA-1 biwsbj11c2VyLHI9ZnlrbytkMmxiYkZnT05Sdjlxa3hkYXdM",
+            "+ cj1meWtvK2QybGJiRmdPTlJ2OXFreGRhd0wzcmZjTkhZSlkxWlZ2V1ZzN2oscz1RU1hDUitRNnNlazhiZjkyLGk9NDA5Ng==\r\n",
+        ),
+        (
+            "Yz1iaXdzLHI9ZnlrbytkMmxiYkZnT05Sdjlxa3hkYXdMM3JmY05IWUpZMVpWdldWczdqLHA9djBYOHYzQnoyVDBDSkdiSlF5RjBYK0hJNFRzPQ==",
+            "+ dj1ybUY5cHFWOFM3c3VBb1pXamE0ZEpSa0ZzS1E9\r\n",
+        ),
+        (EMPTY, "-ERR [SYS/TEMP] try later\r\n"),
+        ("AUTH EXTERNAL =", "-ERR [AUTH] no certificate\r\n"),
+        ("AUTH ANONYMOUS Z3Vlc3Q=", "+OK welcome, guest\r\n"),
+    ];
+    let seen = check(WIRE, |client, feeder, seen| {
+        let scram = Scram::sha1("user", &pencil(), "fyko+d2lbbFgONRv9qkxdawL").unwrap();
+        drive(client, feeder, seen, sasl(scram), None);
+        drive(client, feeder, seen, sasl(sasl::External::new(None)), None);
+        drive(
+            client,
+            feeder,
+            seen,
+            sasl(sasl::Anonymous::new("guest")),
+            None,
+        );
+    });
+    assert!(seen.0[0].contains("SysTemp"), "{seen:?}");
+    assert!(seen.0[1].contains("no certificate"), "{seen:?}");
+    assert!(seen.0[2].starts_with("Ok("), "{seen:?}");
+}

@@ -435,6 +435,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         self.exchange(Exchange::rset()).await
     }
 
+    /// Sends the keepalive NOOP if the session has been idle for `Config::keepalive_interval`,
+    /// and waits for its reply. The session runs its clock only while a call is polled: call
+    /// this from an idle loop (say, a `tokio::time::interval`) to keep a server's autologout
+    /// timer from ending the session; every other call also sends a due keepalive first.
+    pub async fn keep_alive(&mut self) -> Result<()> {
+        self.run(Idle::new(), |never| match never {}).await
+    }
+
     /// A raw command with a declared reply shape; a multi-line body goes to `sink`.
     pub async fn raw<W: AsyncWrite + Unpin>(
         &mut self,

@@ -780,3 +780,24 @@ async fn quit_whose_reply_times_out_is_unknown_not_an_error() {
     assert_eq!(pop.quit().await.expect("quit"), QuitOutcome::Unknown);
     server.join();
 }
+
+#[tokio::test]
+async fn the_core_keepalive_goes_out_from_an_idle_session() {
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[expect("NOOP"), send("+OK still here\r\n")],
+        &[expect("QUIT"), send("+OK bye\r\n"), Step::Close],
+    ]));
+    let mut config = pop3_tokio::pop3_proto::Config::default();
+    config.keepalive_interval = Some(ms(100));
+    let mut pop = plain(&server)
+        .session_config(config)
+        .connect()
+        .await
+        .expect("connect");
+    pop.login("alice", "secret").await.expect("login");
+    tokio::time::sleep(ms(250)).await;
+    pop.keep_alive().await.expect("keepalive");
+    assert!(pop.quit().await.expect("quit").is_committed());
+    server.join();
+}

@@ -486,6 +486,15 @@ mod tests {
         cbind.extend_from_slice(&exporter);
         let expected_c = alloc::format!("c={},", B64.encode(&cbind));
         assert!(reply.as_bytes().starts_with(expected_c.as_bytes()));
+        // The proof and the server's signature, computed independently (Python's hashlib and
+        // hmac, RFC 5802's formulas) for this exporter.
+        assert_eq!(
+            reply.as_bytes(),
+            b"c=cD10bHMtZXhwb3J0ZXIsLAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=QC6CS20quADQRb3mT99YUH+n3VJxUvzuK0K0E1Vrs2M="
+        );
+        plus.respond(b"v=2GiAgapEppLVlUXbxUDksL3VgYHzuqiK5tR4mhJGgvs=")
+            .unwrap();
+        plus.finish().unwrap();
         // The same exchange without binding proves something else.
         let mut bare = Scram::sha256("user", &pencil(), nonce).unwrap();
         bare.initial_response().unwrap();
@@ -500,6 +509,22 @@ mod tests {
             .unwrap()
             .as_bytes()
             .starts_with(b"y,,"));
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let shown = alloc::format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            sha1(),
+            super::super::XOAuth2::new("u", "tok-SECRET"),
+            super::super::OAuthBearer::new("u", "tok-SECRET"),
+            super::super::CramMd5::new("u", &Password::new("pw-SECRET").unwrap()),
+            super::super::Login::new("u", &Password::new("pw-SECRET").unwrap()),
+        );
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("pencil"),
+            "{shown}"
+        );
     }
 
     #[test]
