@@ -5,8 +5,8 @@ use crate::{BatchReport, Error, Part, Result, Transport};
 use bytes::Bytes;
 use pop3_proto::driver::{nonce, Finish, Pump};
 use pop3_proto::procedures::{
-    Auto, Batch, BatchItem, Collect, Credentials, Exchange, Greet, Login, Method, Multi, Procedure,
-    Quit, Step,
+    Auto, Batch, BatchItem, Collect, Credentials, Exchange, Greet, Idle, Login, Method, Multi,
+    Procedure, Quit, Step,
 };
 use pop3_proto::sasl::{ChannelBinding, Mechanism};
 use pop3_proto::{
