@@ -99,6 +99,7 @@ mod command;
 pub mod driver;
 pub mod procedures;
 pub mod sasl;
+pub mod server;
 mod text;
 
 pub use apop::apop_digest;

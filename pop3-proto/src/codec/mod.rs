@@ -15,6 +15,7 @@ pub mod dot;
 pub mod greeting;
 pub mod line;
 pub mod listing;
+pub mod request;
 pub mod status;
 
 /// Opt-in tolerance for servers that bend the protocol. All off by default; each one

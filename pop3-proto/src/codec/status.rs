@@ -277,6 +277,21 @@ impl core::fmt::Display for Status {
     }
 }
 
+impl ResponseCode {
+    /// The code as it goes between the brackets.
+    ///
+    /// ```
+    /// # use pop3_proto::ResponseCode;
+    /// assert_eq!(ResponseCode::SysTemp.as_bytes(), b"SYS/TEMP");
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            ResponseCode::Other(text) => text.as_bytes(),
+            known => code_name(known).as_bytes(),
+        }
+    }
+}
+
 fn code_name(code: &ResponseCode) -> &'static str {
     match code {
         ResponseCode::InUse => "IN-USE",
