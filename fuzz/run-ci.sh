@@ -11,7 +11,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 
-for target in parsers unstuffer session commands; do
+for target in parsers unstuffer session commands server round_trip; do
   echo "fuzz: $target for ${seconds}s"
   # A scratch copy of the corpus: new inputs found in CI are not written into the checkout.
   work=$(mktemp -d)

@@ -52,6 +52,16 @@ fn commands_corpus() {
     run_all("commands", crate::commands);
 }
 
+#[test]
+fn server_corpus() {
+    run_all("server", crate::server);
+}
+
+#[test]
+fn round_trip_corpus() {
+    run_all("round_trip", crate::round_trip);
+}
+
 /// The server side of a transcript: `S:` lines with CRLF, `S>` lines as written.
 fn server_bytes(text: &str) -> Vec<Vec<u8>> {
     let mut lines = Vec::new();

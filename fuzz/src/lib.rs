@@ -744,3 +744,205 @@ impl Mechanism for Named {
 
 #[cfg(test)]
 mod corpus;
+
+// ----- the server role ----------------------------------------------------------------------
+
+/// A host for the server targets: a mailbox of `messages`, password `secret`.
+struct ServerHost {
+    messages: Vec<Vec<u8>>,
+    chunk: usize,
+}
+
+impl ServerHost {
+    fn serve(&mut self, server: &mut pop3_proto::server::Server) {
+        use pop3_proto::server::{MessageInfo, Request};
+        while let Some(request) = server.poll_request() {
+            match request {
+                Request::Login { password, .. } if password.as_bytes() == b"secret" => {
+                    let listing = self
+                        .messages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| MessageInfo::new(m.len() as u64, format!("u{i}").as_bytes()))
+                        .collect();
+                    server.accept_login(listing);
+                }
+                Request::Login { .. } | Request::Apop { .. } => {
+                    server.reject_login(Some(ResponseCode::Auth), "no")
+                }
+                Request::Retr { index, .. } | Request::Top { index, .. } => {
+                    let body = self.messages[index].clone();
+                    for piece in body.chunks(self.chunk.max(1)) {
+                        if !server.body(piece) {
+                            break;
+                        }
+                    }
+                    server.end_body();
+                }
+                Request::Update { .. } => server.update_done(Ok(())),
+                Request::StartTls => server.tls_established(),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Every line the server wrote ends in CRLF, holds no other control character, and is a
+/// status line, a `+ ` continuation, a terminator, or a CAPA line (the only multi-line
+/// replies a server without mail can give are CAPA and empty listings).
+fn assert_well_framed(wire: &[u8]) {
+    for line in wire.split_inclusive(|&b| b == b'\n') {
+        let Some(content) = line.strip_suffix(b"\r\n") else {
+            panic!("a reply line without CRLF: {line:?}");
+        };
+        assert!(
+            content.iter().all(|&b| b >= 0x20),
+            "a control character in a reply: {line:?}"
+        );
+        let capa_line = content.first().is_some_and(u8::is_ascii_uppercase);
+        assert!(
+            content.starts_with(b"+OK")
+                || content.starts_with(b"-ERR")
+                || content.starts_with(b"+ ")
+                || content == b"."
+                || capa_line,
+            "not a reply line: {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+/// The server session under arbitrary client bytes in arbitrary reads: no panic, output
+/// bounded while input is held back, every byte written a well-framed reply.
+///
+/// Input: a flag byte, a seed byte, then client bytes.
+pub fn server(data: &[u8]) {
+    use pop3_proto::server::{Server, ServerConfig};
+    let [flags, seed, client @ ..] = data else {
+        return;
+    };
+    let mut config = ServerConfig::default();
+    config.allow_plaintext_auth = flags & 1 != 0;
+    config.stls = flags & 2 != 0;
+    config.max_output = 256;
+    config.max_command_length = if flags & 4 != 0 { 32 } else { 255 };
+    let mut server = Server::new(config);
+    let mut host = ServerHost {
+        messages: Vec::new(),
+        chunk: 1 + usize::from(seed % 16),
+    };
+    server.greet(&[*seed]);
+    let mut rng = Rng(u32::from(*seed) | 1);
+    let mut fed = 0;
+    let mut replies = Vec::new();
+    while fed < client.len() && !server.is_finished() {
+        if server.wants_input() {
+            let end = (fed + 1 + rng.next(64)).min(client.len());
+            server.handle_input(&client[fed..end]);
+            fed = end;
+        }
+        host.serve(&mut server);
+        let before = replies.len();
+        server.poll_transmit(&mut replies);
+        assert!(
+            replies.len() - before <= 256 + 512,
+            "output grew past its bound"
+        );
+        if !server.wants_input() && replies.len() == before {
+            break; // the session is over, or waits for nothing a host gives
+        }
+    }
+    server.handle_eof();
+    host.serve(&mut server);
+    server.poll_transmit(&mut replies);
+    assert_well_framed(&replies);
+}
+
+/// Runs one client procedure against the server through an in-memory pipe.
+fn drive<P: pop3_proto::procedures::Procedure>(
+    client: &mut Client,
+    server: &mut pop3_proto::server::Server,
+    host: &mut ServerHost,
+    mut p: P,
+    mut each: impl FnMut(P::Item),
+) -> P::Output {
+    use pop3_proto::procedures::Step;
+    loop {
+        match p.step(client).expect("our client against our server") {
+            Step::Done(out) => return out,
+            Step::Item(item) => each(item),
+            Step::StartTls(_) => panic!("no STLS here"),
+            Step::Io => {
+                let mut wire = Vec::new();
+                client.poll_transmit(&mut wire);
+                server.handle_input(&wire);
+                host.serve(server);
+                let mut back = Vec::new();
+                server.poll_transmit(&mut back);
+                assert!(
+                    !(wire.is_empty() && back.is_empty()),
+                    "deadlock between our client and our server"
+                );
+                client.handle_input(&back);
+            }
+        }
+    }
+}
+
+/// Our client against our server over an in-memory pipe, with a random mailbox: every
+/// message arrives byte-exact (a final CRLF added where a message lacks one), and the
+/// deletions commit through QUIT.
+///
+/// Input: a chunk-size byte, then up to 64 messages separated by 0xFE bytes.
+pub fn round_trip(data: &[u8]) {
+    use pop3_proto::procedures::{Batch, BatchItem, Credentials, Login, Quit};
+    use pop3_proto::server::{Server, ServerConfig};
+    let [chunk, rest @ ..] = data else {
+        return;
+    };
+    let messages: Vec<Vec<u8>> = rest
+        .split(|&b| b == 0xfe)
+        .take(64)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut config = ServerConfig::default();
+    config.allow_plaintext_auth = true;
+    let mut server = Server::new(config);
+    let mut host = ServerHost {
+        messages: messages.clone(),
+        chunk: 1 + usize::from(*chunk),
+    };
+    server.greet(b"x");
+    let mut client_config = Config::default();
+    client_config.allow_plaintext_auth = true;
+    let mut client = Client::new(client_config);
+    let mut pipe = Vec::new();
+    server.poll_transmit(&mut pipe);
+    client.handle_input(&pipe);
+    let login = Login::new(Credentials::UserPass {
+        user: UserName::new("u").unwrap(),
+        pass: Password::new("secret").unwrap(),
+    });
+    let (c, s, h) = (&mut client, &mut server, &mut host);
+    drive(c, s, h, login, |n| match n {}).expect("login");
+    let all: Vec<std::num::NonZeroU32> = (1..=messages.len() as u32)
+        .filter_map(std::num::NonZeroU32::new)
+        .collect();
+    let mut got = vec![Vec::new(); messages.len()];
+    drive(c, s, h, Batch::retr(all.clone()), |item| {
+        if let BatchItem::Data { msg, data } = item {
+            got[msg.get() as usize - 1].extend_from_slice(&data);
+        }
+    });
+    for (i, m) in messages.iter().enumerate() {
+        let mut want = m.clone();
+        if !want.is_empty() && !want.ends_with(b"\r\n") {
+            want.extend_from_slice(b"\r\n");
+        }
+        assert_eq!(got[i], want, "message {}", i + 1);
+    }
+    let report = drive(c, s, h, Batch::dele(all), |_| ());
+    assert!(report.refused.is_empty());
+    let outcome = drive(c, s, h, Quit::new(), |n| match n {});
+    assert!(outcome.is_committed(), "{outcome:?}");
+}
