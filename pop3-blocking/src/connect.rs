@@ -216,6 +216,7 @@ impl Pop3<Transport> {
             }
         }
         self.stream = Transport::Tls(Box::new(tls));
+        self.forget_read_timeout();
         Ok(())
     }
 }

@@ -153,6 +153,11 @@ impl<S: Read + Write> Pop3<S> {
 
     // ----- the pump -----------------------------------------------------------------------
 
+    /// The socket's read timeout was set elsewhere (the STLS handshake): set it anew.
+    pub(crate) fn forget_read_timeout(&mut self) {
+        self.read_timeout = None;
+    }
+
     /// Does one round of the I/O the pump asks for.
     fn io(&mut self) {
         if self.pump.wants_input_check() {
@@ -164,16 +169,16 @@ impl<S: Read + Write> Pop3<S> {
             let result = result.and_then(|()| self.stream.flush()).map(|()| n);
             self.pump.write_done(result);
         } else {
-            // A read that gives up before the deadline only costs a tick and another read;
-            // one that gives up up to an eighth late is close enough, and spares a
-            // setsockopt per read as the deadline moves with every byte.
+            // The socket's timeout is reset only when it is off by more than an eighth: up
+            // to that late is close enough, and sooner only costs a tick and another read;
+            // this spares a setsockopt per read as the deadline moves with every byte.
             let timeout = self.pump.read_timeout();
-            let later_than_needed = match (timeout, self.read_timeout) {
-                (Some(want), Some(set)) => set > want + want / 8,
+            let off = match (timeout, self.read_timeout) {
+                (Some(want), Some(set)) => set > want + want / 8 || set < want - want / 8,
                 (Some(_), None) => true,
                 (None, _) => false,
             };
-            if later_than_needed {
+            if off {
                 if let Err(e) = (self.hooks.read_timeout)(&self.stream, timeout) {
                     return self.pump.read_done(Err(e));
                 }

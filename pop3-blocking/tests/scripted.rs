@@ -863,3 +863,21 @@ fn quit_cut_by_a_tls_close_without_close_notify_is_unknown() {
     assert_eq!(pop.quit().expect("quit"), QuitOutcome::Unknown);
     server.join();
 }
+
+#[test]
+fn a_stale_reply_in_its_own_segment_never_passes_for_the_next_commands() {
+    // As above, but the stale +OK arrives well after the login's last read.
+    let server = Server::start(script(&[
+        &greet_and_login(),
+        &[sleep(50), send("+OK stale\r\n"), Step::ExpectEof],
+    ]));
+    let mut pop = plain(&server).connect().expect("connect");
+    pop.login("alice", "secret").expect("login");
+    std::thread::sleep(ms(200));
+    let err = pop.quit().expect_err("unsolicited");
+    assert!(
+        matches!(err, Error::Protocol(RemoteError::Unsolicited { .. })),
+        "{err:?}"
+    );
+    server.join();
+}

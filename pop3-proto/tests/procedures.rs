@@ -530,3 +530,100 @@ fn scram_sha_1_rfc5802_external_and_anonymous() {
     assert!(seen.0[1].contains("no certificate"), "{seen:?}");
     assert!(seen.0[2].starts_with("Ok("), "{seen:?}");
 }
+
+// ----- what a review found -----------------------------------------------------------------
+
+fn logged_in() -> Client {
+    let mut config = Config::default();
+    config.allow_plaintext_auth = true;
+    let mut client = Client::new(config);
+    client.handle_input(b"+OK\r\n");
+    client.poll_event().unwrap();
+    client
+}
+
+#[test]
+fn an_abandoned_auth_answers_its_remaining_challenges_with_a_star() {
+    let mut client = logged_in();
+    let login = sasl::Login::new("alice", &Password::new("secret").unwrap());
+    let mut auth = sasl(login);
+    assert!(matches!(auth.step(&mut client).unwrap(), Step::Io));
+    let mut wire = Vec::new();
+    client.poll_transmit(&mut wire);
+    drop(auth); // the caller gave up after AUTH went out
+    client.retract_unsent();
+    client.handle_input(b"+ VXNlcm5hbWU6\r\n");
+    assert_eq!(client.poll_event().unwrap(), None);
+    wire.clear();
+    client.poll_transmit(&mut wire);
+    assert_eq!(wire, b"*\r\n", "no user name, no password after the drop");
+}
+
+#[test]
+fn a_second_challenge_before_our_answer_is_unsolicited() {
+    let mut client = logged_in();
+    let login = sasl::Login::new("alice", &Password::new("secret").unwrap());
+    let mut auth = sasl(login);
+    let _ = auth.step(&mut client).unwrap();
+    client.poll_transmit(&mut Vec::new());
+    client.handle_input(b"+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n");
+    let err = auth.step(&mut client).unwrap_err();
+    assert!(err.to_string().contains("nobody asked for"), "{err}");
+}
+
+#[test]
+fn a_multi_line_command_is_refused_by_a_single_line_exchange_before_anything_is_sent() {
+    let mut client = logged_in();
+    let cmd = pop3_proto::Command::Capa;
+    let err = Exchange::status(cmd).step(&mut client).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            pop3_proto::Error::Local(pop3_proto::LocalError::WrongProcedure { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(client.queued() + client.in_flight(), 0);
+}
+
+#[test]
+fn required_stls_over_tls_is_a_local_error_with_nothing_sent() {
+    let mut config = Config::default();
+    config.implicit_tls = true;
+    let mut client = Client::new(config);
+    client.handle_input(b"+OK\r\n");
+    client.poll_event().unwrap();
+    let err = StartTls::required().step(&mut client).unwrap_err();
+    assert!(err.is_local(), "{err:?}");
+    assert_eq!(client.poll_transmit(&mut Vec::new()), 0);
+}
+
+#[test]
+fn auto_says_y_only_when_the_server_offers_no_plus() {
+    // The server offers -PLUS but the caller allows only plain SCRAM: the GS2 flag must be
+    // `n`, or the server would have to fail the login as a downgrade.
+    const WIRE: Script = &[
+        ("", "+OK ready\r\n"),
+        (
+            "CAPA",
+            "+OK\r\nSASL SCRAM-SHA-256 SCRAM-SHA-256-PLUS\r\n.\r\n",
+        ),
+        (SCRAM_AUTH, "-ERR [AUTH] no\r\n"),
+    ];
+    check(WIRE, |client, feeder, seen| {
+        let auto = Auto::new(
+            UserName::new("user").unwrap(),
+            pencil(),
+            "rOprNGfwEbeRWgbNEkqO",
+        )
+        .channel_binding(Some(sasl::ChannelBinding::TlsExporter(vec![7; 32])))
+        .only(&[pop3_proto::procedures::Method::ScramSha256]);
+        drive(
+            client,
+            feeder,
+            seen,
+            Login::new(Credentials::Auto(auto)),
+            None,
+        );
+    });
+}

@@ -373,7 +373,10 @@ fn a_gigabyte_body_streams_in_bounded_memory() {
     server.end_body();
     sink.clear();
     server.poll_transmit(&mut sink);
-    assert_eq!(sink, b".\r\n", "the body ended in CRLF: only the terminator is added");
+    assert_eq!(
+        sink, b".\r\n",
+        "the body ended in CRLF: only the terminator is added"
+    );
     // The session never held more than one chunk (plus the status line).
     assert!(peak <= chunk.len() + 64, "{peak}");
 }

@@ -30,14 +30,15 @@ use tokio::time::Sleep;
 /// [`Error::Server`] and the session goes on; any other error closes it for good.
 ///
 /// **Cancel safety.** Every method may be dropped at any await point: the bytes of a
-/// command are moved out of the session before anything is awaited and a half-written
-/// command is finished by the next call; commands the dropped call queued but never wrote
-/// are withdrawn (no PASS, DELE or QUIT goes out after a drop), and the replies it still
-/// had coming are skipped, so replies never get out of step with commands. A DELE that was
-/// written stays sent: the server marks the message once it answers
-/// ([`Client::marked_deleted`]), and a later QUIT commits it unless you RSET. Dropping
-/// [`stls`](Pop3::stls) during the TLS handshake closes the session. Dropping never sends
-/// QUIT.
+/// command are moved out of the session into the driver's output before anything is
+/// awaited, and output not yet written is finished by the next call; commands the dropped
+/// call queued but had not moved to the output are withdrawn (so a QUIT, or the rest of a
+/// batch, does not go out after a drop), an AUTH exchange already sent is answered `*` from
+/// then on, and the replies the call still had coming are skipped, so replies never get out
+/// of step with commands. A DELE moved to the output stays sent: the server marks the message
+/// once it answers ([`Client::marked_deleted`]), and a later QUIT commits it unless you RSET.
+/// Dropping [`stls`](Pop3::stls) during the TLS handshake closes the session. Dropping never
+/// sends QUIT.
 ///
 /// ```no_run
 /// # async fn demo() -> pop3_tokio::Result<()> {
@@ -260,8 +261,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         self.login_auto_only(name, secret, &Method::ALL).await
     }
 
-    /// [`login_auto`](Self::login_auto), choosing only among `methods`; `binding` is the
-    /// TLS channel binding for SCRAM-…-PLUS (the connectors' sessions supply their own).
+    /// [`login_auto`](Self::login_auto), choosing only among `methods` (strongest first).
+    /// Sessions made by a [`crate::Connector`] supply the TLS channel binding for
+    /// SCRAM-…-PLUS themselves.
     pub async fn login_auto_only(
         &mut self,
         name: &str,

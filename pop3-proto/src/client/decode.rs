@@ -421,6 +421,16 @@ impl Client {
                 reason: "the server sent another challenge after we cancelled",
             });
         }
+        if exchange.outgoing.is_some() {
+            // A challenge before our answer to the last one left: not a reply to anything.
+            return Err(RemoteError::Unsolicited {
+                data: crate::text::ServerText::from_slice(b"+ (a second SASL challenge)"),
+            });
+        }
+        if exchange.abandoned {
+            exchange.outgoing = Some(Secret::new(b"*\r\n".to_vec()));
+            return Ok(());
+        }
         exchange.rounds += 1;
         let reason = if exchange.rounds > self.config.max_sasl_rounds {
             Some("too many challenges (Config::max_sasl_rounds)")

@@ -94,6 +94,23 @@ pub enum LocalError {
         /// Why.
         why: &'static str,
     },
+    /// The greeting was forgotten after STLS (it came in plaintext, where anyone could have
+    /// written it), and servers send no new one.
+    #[error(
+        "there is no greeting to wait for: the one received in plaintext was forgotten after STLS"
+    )]
+    NoGreeting,
+    /// A procedure was given a command it cannot run (a multi-line command for a single-line
+    /// exchange, STLS or QUIT outside their procedures).
+    #[error("{command} cannot run as a {procedure}: use {instead}")]
+    WrongProcedure {
+        /// The command's keyword.
+        command: &'static str,
+        /// The procedure it was given to.
+        procedure: &'static str,
+        /// What runs it.
+        instead: &'static str,
+    },
     /// A procedure that asked for a TLS handshake was stepped again before
     /// [`crate::procedures::TlsUpgrade::established`] was called.
     #[error("finish the TLS handshake and call TlsUpgrade::established before stepping the procedure again")]

@@ -68,6 +68,9 @@ struct SaslExchange {
     outgoing: Option<Secret>,
     /// Set when we sent `*`: the exchange ends in this error whatever the server answers.
     cancelled: Option<RemoteError>,
+    /// Whoever started the exchange gave up on it (a dropped call): every further challenge
+    /// is answered `*`, so no credential goes out for a login nobody waits for.
+    abandoned: bool,
 }
 
 /// A POP3 client session, sans-IO.
@@ -311,6 +314,13 @@ impl Client {
     pub fn retract_unsent(&mut self) -> usize {
         if self.queue.iter().any(|p| p.expect == Expect::Sasl) {
             self.sasl = None;
+        } else if let Some(exchange) = self.sasl.as_mut() {
+            // AUTH is out: answer what remains of it with `*`, never with a credential.
+            exchange.abandoned = true;
+            exchange.deferred_initial = None;
+            if exchange.outgoing.is_some() {
+                exchange.outgoing = Some(Secret::new(b"*\r\n".to_vec()));
+            }
         }
         let before = self.queue.len();
         // The session's own keepalive NOOP stays: it is nobody's to withdraw.
@@ -492,6 +502,7 @@ impl Client {
             deferred_initial,
             outgoing: None,
             cancelled: None,
+            abandoned: false,
         });
         Ok(handle)
     }

@@ -126,6 +126,7 @@ impl Pump {
         if timeout.is_some() {
             config.response_timeout = timeout;
         }
+        let timeout = config.response_timeout;
         let mut client = Client::new(config);
         client.set_observer(Some(trace::received));
         let mut pump = Self {
@@ -257,7 +258,9 @@ impl Pump {
     /// after an input check, or a read timeout: the clock decides), or a failure.
     pub fn read_done(&mut self, result: io::Result<usize>) {
         let checking = self.wants_input_check();
-        self.checked = true;
+        // Only a look that found nothing proves nothing is waiting; data read now may have
+        // more behind it, which the next look must see before anything is written.
+        self.checked = matches!(&result, Ok(0)) || (checking && result.is_err());
         match result {
             Ok(0) => self.client.handle_eof(),
             Ok(n) => {

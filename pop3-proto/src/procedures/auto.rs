@@ -21,7 +21,8 @@ pub enum Method {
     ScramSha256,
     /// SCRAM-SHA-1.
     ScramSha1,
-    /// CRAM-MD5: no password on the wire (a keyed hash; crackable offline if captured).
+    /// CRAM-MD5: no password on the wire, but a fast keyed hash a captured exchange gives
+    /// to an offline dictionary attack: over TLS, or with plaintext credentials allowed.
     CramMd5,
     /// APOP: an MD5 digest (crackable offline if captured): over TLS, or with plaintext
     /// credentials allowed.
@@ -62,12 +63,14 @@ impl Method {
         })
     }
 
-    /// Whether a captured exchange gives the password away (directly, or to an offline
-    /// dictionary attack): such methods need TLS or the caller's opt-in.
+    /// Whether a captured exchange gives the password away — itself (PLAIN, LOGIN,
+    /// USER/PASS) or as a fast unsalted hash an offline dictionary attack cracks (APOP,
+    /// CRAM-MD5): such methods need TLS or the caller's opt-in. Only SCRAM's salted, iterated
+    /// proof is fit for a plaintext connection.
     pub fn exposes_password(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Self::Apop | Self::Plain | Self::Login | Self::UserPass
+            Self::ScramSha256Plus | Self::ScramSha1Plus | Self::ScramSha256 | Self::ScramSha1
         )
     }
 }
@@ -143,14 +146,18 @@ impl Auto {
                 let why = if secure {
                     "the server offers none of the allowed login methods"
                 } else {
-                    "without TLS only SCRAM and CRAM-MD5 keep the password off the wire, and the server offers neither (connect with TLS, or allow plaintext credentials)"
+                    "without TLS only SCRAM keeps the password safe, and the server does not offer it (connect with TLS, or allow plaintext credentials)"
                 };
                 LocalError::NoLoginMethod { why }.into()
             })
     }
 
-    /// The credentials for `method`.
-    pub(crate) fn credentials(self, method: Method) -> Result<Credentials, Error> {
+    /// The credentials for `method`; `plus_offered`: the server lists a `-PLUS` mechanism.
+    pub(crate) fn credentials(
+        self,
+        method: Method,
+        plus_offered: bool,
+    ) -> Result<Credentials, Error> {
         let user =
             core::str::from_utf8(self.user.as_bytes()).map_err(|_| LocalError::NoLoginMethod {
                 why: "SASL needs a UTF-8 user name",
@@ -158,7 +165,9 @@ impl Auto {
         let scram = |hash, plus: bool| -> Result<Credentials, Error> {
             let mut m = Scram::new(hash, user, &self.secret, &self.nonce)
                 .map_err(LocalError::Sasl)?
-                .could_bind(self.binding.is_some());
+                // `y` says "I could bind, you seem not to": only when the server offers no
+                // -PLUS (RFC 5802 §6: a server that does must then fail the login).
+                .could_bind(self.binding.is_some() && !plus_offered);
             if let (true, Some(binding)) = (plus, self.binding.clone()) {
                 m = m.channel_binding(binding);
             }

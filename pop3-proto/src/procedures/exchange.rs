@@ -151,6 +151,29 @@ impl<T> Exchange<T> {
     }
 }
 
+/// Refuses commands whose replies a single-line exchange cannot take, before anything is sent.
+fn check_single_line(command: &Command) -> Result<(), Error> {
+    let instead = match command {
+        Command::Retr(_) | Command::Top { .. } => "Multi::retr / Multi::top",
+        Command::List(None) | Command::Uidl(None) | Command::Lang(None) => {
+            "Multi::list / Multi::uidl / Multi::lang_list"
+        }
+        Command::Capa => "Multi::capa",
+        Command::Raw {
+            multiline: true, ..
+        } => "Multi::raw",
+        Command::Stls => "StartTls",
+        Command::Quit => "Quit",
+        _ => return Ok(()),
+    };
+    Err(LocalError::WrongProcedure {
+        command: command.keyword(),
+        procedure: "single-line Exchange",
+        instead,
+    }
+    .into())
+}
+
 /// Checks the plaintext-credentials rule (issue: USER/PASS used to go out unasked).
 pub(crate) fn check_secure(client: &Client, what: &'static str) -> Result<(), Error> {
     if client.is_tls() || client.config().allow_plaintext_auth {
@@ -186,8 +209,13 @@ impl<T> Procedure for Exchange<T> {
     type Output = Result<T, Refused>;
 
     fn step(&mut self, client: &mut Client) -> Result<Step<Infallible, Self::Output>, Error> {
-        if self.handle.is_none() && self.credential {
-            check_secure(client, "USER/PASS")?;
+        if self.handle.is_none() {
+            if let Some(command) = &self.command {
+                check_single_line(command)?;
+            }
+            if self.credential {
+                check_secure(client, "USER/PASS")?;
+            }
         }
         let Some(handle) =
             send_when_ready(&mut self.begin, client, &mut self.handle, &mut self.command)?

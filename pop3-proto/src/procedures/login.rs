@@ -139,8 +139,11 @@ impl Login {
         }
         if let Some(Credentials::Auto(auto)) = self.credentials.take() {
             let method = auto.choose(client)?;
+            let plus_offered = client.capabilities().is_some_and(|c| {
+                c.has_sasl(b"SCRAM-SHA-256-PLUS") || c.has_sasl(b"SCRAM-SHA-1-PLUS")
+            });
             self.chosen = Some(method);
-            self.credentials = Some(auto.credentials(method)?);
+            self.credentials = Some(auto.credentials(method, plus_offered)?);
         }
         Ok(true)
     }

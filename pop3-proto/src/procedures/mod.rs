@@ -168,11 +168,13 @@ impl Refused {
 }
 
 /// How every procedure that sends begins: withdraw what an abandoned predecessor queued,
-/// remember where our commands start, and let the replies that decide what may be sent (an
-/// abandoned PASS or STLS) arrive before our first command.
+/// remember where our commands start, and let every reply still owed to it arrive before our
+/// first command — its outcome may decide what we may send (a USER refused: no PASS; STLS
+/// accepted: no plaintext). In normal use nothing is owed and this costs nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Begin {
     floor: Option<Handle>,
+    clear: bool,
 }
 
 impl Begin {
@@ -182,18 +184,21 @@ impl Begin {
             client.retract_unsent();
             self.floor = Some(client.next_handle());
         }
-        loop {
+        while !self.clear {
             if client.state() == SessionState::TlsHandshake {
                 // Only a StartTls procedure hands out the upgrade, and it is gone.
                 return Err(client.fail(RemoteError::TlsUpgradeAbandoned).into());
             }
-            if client.awaiting_reply().is_none() {
-                return Ok(true);
-            }
-            if self.next_event(client)?.is_none() {
+            if client.in_flight() == 0 && client.awaiting_reply().is_none() {
+                self.clear = true;
+            } else if self.next_event(client)?.is_none()
+                && (client.in_flight() > 0 || client.awaiting_reply().is_some())
+            {
+                // (The events just skipped may have been the last owed: then go on.)
                 return Ok(false);
             }
         }
+        Ok(true)
     }
 
     /// The next event that belongs to this procedure; replies owed to abandoned procedures

@@ -42,6 +42,10 @@ impl Procedure for Greet {
         if let Some(greeting) = client.greeting() {
             return Ok(Step::Done(greeting.clone()));
         }
+        if client.state() != crate::SessionState::Greeting {
+            // Forgotten after STLS (it came in plaintext); no new one comes.
+            return Err(crate::LocalError::NoGreeting.into());
+        }
         while let Some(event) = client.poll_event()? {
             if let Event::Greeting(greeting) = event {
                 return Ok(Step::Done(greeting));
@@ -129,7 +133,7 @@ impl Procedure for Quit {
 /// ```
 #[derive(Debug, Default)]
 pub struct Idle {
-    _private: (),
+    begin: Begin,
 }
 
 impl Idle {
@@ -144,7 +148,11 @@ impl Procedure for Idle {
     type Output = ();
 
     fn step(&mut self, client: &mut Client) -> Result<Step<Infallible, ()>, Error> {
-        while client.poll_event()?.is_some() {}
+        // Withdraws what an abandoned call queued; waits for what is owed.
+        if !self.begin.ready(client)? {
+            return Ok(Step::Io);
+        }
+        while self.begin.next_event(client)?.is_some() {}
         if client.queued() == 0 && client.in_flight() == 0 {
             return Ok(Step::Done(()));
         }

@@ -45,10 +45,6 @@ impl fmt::Debug for CramMd5 {
 }
 
 impl Mechanism for CramMd5 {
-    fn reveals_secret(&self) -> bool {
-        false
-    }
-
     fn name(&self) -> MechanismName {
         name("CRAM-MD5")
     }

@@ -9,7 +9,7 @@
 //! | mechanism | one line | password on the wire |
 //! |---|---|---|
 //! | [`Scram`] `SCRAM-SHA-256(-PLUS)`, `SCRAM-SHA-1(-PLUS)` | `Scram::sha256("alice", &pw, nonce)?` | never; the server proves it knows it too |
-//! | [`CramMd5`] `CRAM-MD5` | `CramMd5::new("alice", &pw)` | never (a keyed MD5 of a challenge) |
+//! | [`CramMd5`] `CRAM-MD5` | `CramMd5::new("alice", &pw)` | never, but a captured exchange is crackable offline (TLS only) |
 //! | [`Plain`] `PLAIN` | `Plain::new(None, "alice", "pw")?` | yes (TLS only) |
 //! | [`Login`] `LOGIN` | `Login::new("alice", &pw)` | yes (TLS only) |
 //! | [`XOAuth2`] `XOAUTH2` | `XOAuth2::new("alice@gmail.com", token)` | an OAuth token |
@@ -139,9 +139,10 @@ pub trait Mechanism: Send {
         Ok(())
     }
 
-    /// Whether a captured exchange gives away a secret that works again (a password or a
-    /// bearer token), so that the mechanism needs TLS unless the caller allowed plaintext
-    /// credentials. `true` unless a mechanism knows better (SCRAM, CRAM-MD5, EXTERNAL,
+    /// Whether a captured exchange gives away a secret that works again — a password, a
+    /// bearer token, or a fast unsalted hash a dictionary attack cracks offline (CRAM-MD5) —
+    /// so that the mechanism needs TLS unless the caller allowed plaintext credentials.
+    /// `true` unless a mechanism knows better (SCRAM's salted, iterated proof; EXTERNAL;
     /// ANONYMOUS).
     fn reveals_secret(&self) -> bool {
         true

@@ -18,6 +18,8 @@ const MAX_DETAIL: usize = 512;
 struct TokenExchange {
     mechanism: &'static str,
     initial: SaslResponse,
+    /// How many `^A` separators the message has by construction.
+    separators: usize,
     /// What answers the error challenge.
     error_reply: &'static [u8],
     sent: bool,
@@ -26,13 +28,27 @@ struct TokenExchange {
 
 impl TokenExchange {
     fn initial_response(&mut self) -> Result<Option<SaslResponse>, SaslError> {
+        self.check()?;
         self.sent = true;
         Ok(Some(self.initial.clone()))
+    }
+
+    /// The user, token and host are separated by `^A`: one inside them would forge fields.
+    fn check(&self) -> Result<(), SaslError> {
+        let separators = self.initial.as_bytes().iter().filter(|&&b| b == 1).count();
+        if separators != self.separators {
+            return Err(SaslError::BadCredential {
+                what: "OAuth user, token or host",
+                reason: "it contains a ^A (0x01) byte, the mechanism's separator",
+            });
+        }
+        Ok(())
     }
 
     fn respond(&mut self, challenge: &[u8]) -> Result<SaslResponse, SaslError> {
         if challenge.is_empty() && !self.sent {
             // The initial response did not fit on the AUTH line (RFC 5034 §4).
+            self.check()?;
             self.sent = true;
             return Ok(self.initial.clone());
         }
@@ -81,6 +97,7 @@ impl XOAuth2 {
         Self(TokenExchange {
             mechanism: "XOAUTH2",
             initial: SaslResponse::new(initial),
+            separators: 3,
             error_reply: b"",
             sent: false,
             detail: None,
@@ -145,6 +162,7 @@ impl OAuthBearer {
             initial.extend_from_slice(b"\x01\x01");
             TokenExchange {
                 mechanism: "OAUTHBEARER",
+                separators: if host_port.is_some() { 5 } else { 3 },
                 initial: SaslResponse::new(initial),
                 error_reply: b"\x01",
                 sent: false,
