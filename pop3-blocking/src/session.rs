@@ -1,18 +1,12 @@
 //! `Pop3`: the blocking session — each call runs one of the core's procedures over a
 //! `Read + Write` stream.
 
-use crate::{BatchReport, Error, Part, Result, Transport};
+use crate::{Error, Result, Transport};
 use bytes::Bytes;
-use pop3_proto::driver::{nonce, Finish, Pump};
-use pop3_proto::procedures::{
-    Auto, Batch, BatchItem, Collect, Credentials, Exchange, Greet, Idle, Login, Method, Multi,
-    Procedure, Quit, Step,
-};
-use pop3_proto::sasl::{ChannelBinding, Mechanism};
-use pop3_proto::{
-    Capabilities, Client, Config, Greeting, LangTag, MsgNum, Password, QuitOutcome, RawLine,
-    ScanListing, ServerText, Stat, Status, Uid, UserName,
-};
+use pop3_proto::driver::{Finish, Pump};
+use pop3_proto::procedures::{Exchange, Greet, Multi, Procedure, Step};
+use pop3_proto::sasl::ChannelBinding;
+use pop3_proto::{Config, MsgNum, RawLine};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::io::{self, Read, Write};
@@ -128,30 +122,17 @@ impl<S: Read + Write> Pop3<S> {
         Ok(pop)
     }
 
-    /// The server's greeting (poplib's `getwelcome`). `None` after STLS: the one received in
-    /// plaintext could have been written by an attacker, and servers send no new one.
-    pub fn greeting(&self) -> Option<&Greeting> {
-        self.pump.client().greeting()
-    }
-
-    /// The sans-IO session underneath (state, capabilities, configuration, the messages
-    /// marked deleted).
-    pub fn session(&self) -> &Client {
-        self.pump.client()
-    }
-
     /// The stream underneath.
     pub fn transport(&self) -> &S {
         &self.stream
     }
 
-    /// Allows USER/PASS, APOP and SASL over a connection without TLS (off by default; see
-    /// [`Config::allow_plaintext_auth`]). [`Pop3::connect_plain_insecure`] turns it on.
-    pub fn allow_insecure_auth(&mut self, allow: bool) {
-        self.pump.client_mut().set_allow_plaintext_auth(allow);
-    }
-
     // ----- the pump -----------------------------------------------------------------------
+
+    /// The TLS channel binding, for SCRAM-…-PLUS.
+    fn channel_binding(&self) -> Option<ChannelBinding> {
+        (self.hooks.binding)(&self.stream)
+    }
 
     /// The socket's read timeout was set elsewhere (the STLS handshake): set it anew.
     pub(crate) fn forget_read_timeout(&mut self) {
@@ -231,167 +212,7 @@ impl<S: Read + Write> Pop3<S> {
 
     // ----- authorization ----------------------------------------------------------------
 
-    /// `USER name`. Refused over plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth).
-    pub fn user(&mut self, name: &str) -> Result<Status> {
-        self.exchange(Exchange::user(UserName::new(name)?))
-    }
-
-    /// `PASS secret` (never shown in traces). Refused over plaintext unless
-    /// [`allow_insecure_auth`](Self::allow_insecure_auth).
-    pub fn pass(&mut self, secret: &str) -> Result<Status> {
-        self.exchange(Exchange::pass(Password::new(secret)?))
-    }
-
-    /// USER, then PASS only after USER's `+OK` (a server that refused the name never sees the
-    /// password). A refusal is [`Error::Server`] naming `USER` or `PASS`.
-    ///
-    /// ```no_run
-    /// # fn main() -> pop3_blocking::Result<()> {
-    /// let mut pop = pop3_blocking::Pop3::connect_tls("pop.example.com", 995)?;
-    /// pop.login("alice", "secret")?;
-    /// # Ok(()) }
-    /// ```
-    pub fn login(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name)?;
-        let pass = Password::new(secret)?;
-        self.run(
-            Login::new(Credentials::UserPass { user, pass }),
-            |n| match n {},
-        )
-    }
-
-    /// Logs in with the strongest method both sides support (see
-    /// [`Auto`](pop3_proto::procedures::Auto)): SCRAM-SHA-256(-PLUS) > SCRAM-SHA-1(-PLUS) >
-    /// CRAM-MD5 > APOP > PLAIN > LOGIN > USER/PASS, those that expose the password only over
-    /// TLS (or with [`allow_insecure_auth`](Self::allow_insecure_auth)). One method is tried;
-    /// a refusal is reported, never followed by a weaker attempt.
-    ///
-    /// ```no_run
-    /// # fn main() -> pop3_blocking::Result<()> {
-    /// let mut pop = pop3_blocking::Pop3::connect_tls("pop.example.com", 995)?;
-    /// pop.login_auto("alice", "secret")?;
-    /// # Ok(()) }
-    /// ```
-    pub fn login_auto(&mut self, name: &str, secret: &str) -> Result<Status> {
-        self.login_auto_only(name, secret, &Method::ALL)
-    }
-
-    /// [`login_auto`](Self::login_auto), choosing only among `methods`.
-    pub fn login_auto_only(
-        &mut self,
-        name: &str,
-        secret: &str,
-        methods: &[Method],
-    ) -> Result<Status> {
-        let auto = Auto::new(UserName::new(name)?, Password::new(secret)?, &nonce()?)
-            .channel_binding((self.hooks.binding)(&self.stream))
-            .only(methods);
-        self.run(Login::new(Credentials::Auto(auto)), |n| match n {})
-    }
-
-    /// `APOP name digest`, with the digest made from the greeting's timestamp. Refused over
-    /// plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth): APOP's MD5 is
-    /// easy to crack from a captured session.
-    pub fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name)?;
-        let secret = Password::new(secret)?;
-        self.run(
-            Login::new(Credentials::Apop { user, secret }),
-            |n| match n {},
-        )
-    }
-
-    /// `RPOP user` (RFC 1081; after USER).
-    pub fn rpop(&mut self, user: &str) -> Result<Status> {
-        self.exchange(Exchange::rpop(UserName::new(user)?))
-    }
-
-    /// `AUTH`: a SASL exchange driven by `mechanism` (e.g. [`pop3_proto::sasl::Plain`]).
-    ///
-    /// ```no_run
-    /// use pop3_proto::sasl::Plain;
-    /// # fn main() -> pop3_blocking::Result<()> {
-    /// let mut pop = pop3_blocking::Pop3::connect_tls("pop.example.com", 995)?;
-    /// pop.auth(Plain::new(None, "alice", "secret").unwrap())?;
-    /// # Ok(()) }
-    /// ```
-    pub fn auth(&mut self, mechanism: impl Mechanism + 'static) -> Result<Status> {
-        let credentials = Credentials::Sasl(Box::new(mechanism));
-        self.run(Login::new(credentials), |n| match n {})
-    }
-
-    /// `UTF8` (RFC 6856).
-    pub fn utf8(&mut self) -> Result<Status> {
-        self.exchange(Exchange::utf8())
-    }
-
-    /// `LANG tag` (RFC 6856); `"*"` asks for the server's default.
-    pub fn lang(&mut self, tag: &str) -> Result<Status> {
-        self.exchange(Exchange::lang(LangTag::new(tag)?))
-    }
-
-    /// `LANG` without argument: the languages the server offers, as (tag, description).
-    pub fn lang_list(&mut self) -> Result<Vec<(ServerText, ServerText)>> {
-        let limit = self.session().config().max_collected_entries;
-        self.run(Collect::entries(Multi::lang_list(), limit), |n| match n {})
-    }
-
-    /// `CAPA`: the server's capabilities (also remembered by the session).
-    pub fn capa(&mut self) -> Result<Capabilities> {
-        self.run(Multi::capa(), |_| Ok(()))?;
-        Ok(self.session().capabilities().cloned().unwrap_or_default())
-    }
-
-    /// `CAPA`, each capability line handed to `each` in the server's order.
-    pub fn capa_each(
-        &mut self,
-        each: impl FnMut(pop3_proto::Capability) -> io::Result<()>,
-    ) -> Result<u64> {
-        self.run(Multi::capa(), each)
-    }
-
     // ----- transaction ------------------------------------------------------------------
-
-    /// `STAT`: message count and total size.
-    pub fn stat(&mut self) -> Result<Stat> {
-        self.exchange(Exchange::stat())
-    }
-
-    /// `LIST` into memory: every message's number and size. At most
-    /// [`Config::max_collected_entries`] entries ([`Error::TooLarge`] beyond; the session
-    /// goes on): use [`list_each`](Self::list_each) for any size.
-    pub fn list(&mut self) -> Result<Vec<ScanListing>> {
-        let collect = Collect::list(self.session());
-        self.run(collect, |n| match n {})
-    }
-
-    /// `LIST`, each entry handed to `each` as it arrives (constant memory); returns how many.
-    pub fn list_each(&mut self, each: impl FnMut(ScanListing) -> io::Result<()>) -> Result<u64> {
-        self.run(Multi::list(), each)
-    }
-
-    /// `LIST n`: one message's size.
-    pub fn list_one(&mut self, msg: MsgNum) -> Result<ScanListing> {
-        self.exchange(Exchange::list_one(msg))
-    }
-
-    /// `UIDL` into memory: every message's unique id. At most
-    /// [`Config::max_collected_entries`] entries: use [`uidl_each`](Self::uidl_each) for any
-    /// size.
-    pub fn uidl(&mut self) -> Result<Vec<(MsgNum, Uid)>> {
-        let collect = Collect::uidl(self.session());
-        self.run(collect, |n| match n {})
-    }
-
-    /// `UIDL`, each entry handed to `each` as it arrives (constant memory); returns how many.
-    pub fn uidl_each(&mut self, each: impl FnMut((MsgNum, Uid)) -> io::Result<()>) -> Result<u64> {
-        self.run(Multi::uidl(), each)
-    }
-
-    /// `UIDL n`: one message's unique id.
-    pub fn uidl_one(&mut self, msg: MsgNum) -> Result<Uid> {
-        self.exchange(Exchange::uidl_one(msg))
-    }
 
     /// `RETR n` streamed into `sink`, in constant memory; returns the body's size.
     /// The body is byte-exact (dot-unstuffed, line ends as the server sent them).
@@ -402,21 +223,6 @@ impl<S: Read + Write> Pop3<S> {
     /// `TOP n lines` streamed into `sink`; returns the size written.
     pub fn top_to(&mut self, msg: MsgNum, lines: u32, sink: &mut impl Write) -> Result<u64> {
         self.run(Multi::top(msg, lines), |data| sink.write_all(&data))
-    }
-
-    /// `RETR n` into memory, at most [`Config::max_collected_body`] bytes
-    /// ([`Error::TooLarge`] beyond; the session goes on): prefer
-    /// [`retr_to`](Self::retr_to) or [`retr_reader`](Self::retr_reader) for large mail.
-    pub fn retr(&mut self, msg: MsgNum) -> Result<Vec<u8>> {
-        let limit = self.session().config().max_collected_body;
-        self.run(Collect::body(Multi::retr(msg), limit), |n| match n {})
-    }
-
-    /// `TOP n lines` into memory (headers plus `lines` body lines), within
-    /// [`Config::max_collected_body`].
-    pub fn top(&mut self, msg: MsgNum, lines: u32) -> Result<Vec<u8>> {
-        let limit = self.session().config().max_collected_body;
-        self.run(Collect::body(Multi::top(msg, lines), limit), |n| match n {})
     }
 
     /// `RETR n` as a [`Read`]er, in constant memory. Dropping it early is safe: the rest
@@ -440,30 +246,6 @@ impl<S: Read + Write> Pop3<S> {
         })
     }
 
-    /// `DELE n`: marks a message deleted. Only [`quit`](Self::quit)'s `+OK` commits it;
-    /// [`rset`](Self::rset) undoes it.
-    pub fn dele(&mut self, msg: MsgNum) -> Result<Status> {
-        self.exchange(Exchange::dele(msg))
-    }
-
-    /// `NOOP`.
-    pub fn noop(&mut self) -> Result<Status> {
-        self.exchange(Exchange::noop())
-    }
-
-    /// `RSET`: unmarks every deletion.
-    pub fn rset(&mut self) -> Result<Status> {
-        self.exchange(Exchange::rset())
-    }
-
-    /// Sends the keepalive NOOP if the session has been idle for
-    /// [`Config::keepalive_interval`], and waits for its reply. A blocking driver runs only
-    /// while you call it: call this from your idle loop to keep a server's autologout timer
-    /// from ending the session (every other call also sends a due keepalive first).
-    pub fn keep_alive(&mut self) -> Result<()> {
-        self.run(Idle::new(), |never| match never {})
-    }
-
     /// A command this crate does not model, with the reply shape you declare; a multi-line
     /// reply's body goes to `sink`.
     pub fn raw(&mut self, line: &str, multiline: bool, sink: &mut impl Write) -> Result<u64> {
@@ -475,59 +257,13 @@ impl<S: Read + Write> Pop3<S> {
         }
     }
 
-    /// `QUIT`: ends the session. Only [`QuitOutcome::Committed`] means deletions happened;
-    /// a connection lost after QUIT went out (EOF, reset, timeout) is
-    /// [`QuitOutcome::Unknown`], not an error.
-    pub fn quit(mut self) -> Result<QuitOutcome> {
-        self.run(Quit::new(), |never| match never {})
-    }
-
     // ----- pipelined batches ------------------------------------------------------------
+}
 
-    /// Retrieves many messages, pipelined when the server advertises PIPELINING (one at a time
-    /// otherwise), handing each body to `sink` as it streams in. Messages the server refuses
-    /// are reported, not fatal. An error from `sink` ends the call (the rest of the replies
-    /// are skipped by the next call).
-    ///
-    /// ```no_run
-    /// use pop3_blocking::Part;
-    /// # fn main() -> pop3_blocking::Result<()> {
-    /// # let mut pop = pop3_blocking::Pop3::connect_tls("pop.example.com", 995)?;
-    /// let all: Vec<_> = pop.list()?.iter().map(|e| e.msg).collect();
-    /// let mut total = 0;
-    /// let report = pop.retr_many(&all, |_msg, part| {
-    ///     if let Part::Data(bytes) = part { total += bytes.len(); }
-    ///     Ok(())
-    /// })?;
-    /// assert!(report.refused.is_empty());
-    /// # Ok(()) }
-    /// ```
-    pub fn retr_many(
-        &mut self,
-        msgs: &[MsgNum],
-        mut sink: impl FnMut(MsgNum, Part<'_>) -> io::Result<()>,
-    ) -> Result<BatchReport> {
-        self.run(Batch::retr(msgs.iter().copied()), |item| match item {
-            BatchItem::Data { msg, data } => sink(msg, Part::Data(&data)),
-            BatchItem::Done { msg, .. } => sink(msg, Part::End),
-            BatchItem::Refused { .. } => Ok(()),
-        })
-    }
-
-    /// Runs any batch, each item to `each` (for callers that want the per-message outcomes
-    /// as they happen, such as a fetcher that stores each message when it is done).
-    pub fn batch(
-        &mut self,
-        batch: Batch,
-        each: impl FnMut(BatchItem) -> io::Result<()>,
-    ) -> Result<BatchReport> {
-        self.run(batch, each)
-    }
-
-    /// Marks many messages deleted, pipelined when possible. Commit with [`quit`](Self::quit).
-    pub fn dele_many(&mut self, msgs: &[MsgNum]) -> Result<BatchReport> {
-        self.run(Batch::dele(msgs.iter().copied()), |_| Ok(()))
-    }
+/// Every other call, written once for both drivers (`pop3_proto::poplib_api!`): `login`,
+/// `login_auto`, `apop`, `auth`, `stat`, `list`, `uidl`, `retr`, `retr_many`, `dele`, `quit`…
+impl<S: Read + Write> Pop3<S> {
+    pop3_proto::poplib_api!(blocking);
 }
 
 /// A message body as a [`Read`]er (see [`Pop3::retr_reader`]).

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod connect;
+pub mod server;
 mod session;
 mod transport;
 

@@ -1,18 +1,12 @@
 //! `Pop3`: the async session. Every call runs one of the core's procedures with one poll
 //! function; all progress lives in the core's pump, never in a future.
 
-use crate::{BatchReport, Error, Part, Result, Transport};
+use crate::{Error, Result, Transport};
 use bytes::Bytes;
-use pop3_proto::driver::{nonce, Finish, Pump};
-use pop3_proto::procedures::{
-    Auto, Batch, BatchItem, Collect, Credentials, Exchange, Greet, Idle, Login, Method, Multi,
-    Procedure, Quit, Step,
-};
-use pop3_proto::sasl::{ChannelBinding, Mechanism};
-use pop3_proto::{
-    Capabilities, Client, Config, Greeting, LangTag, MsgNum, Password, QuitOutcome, RawLine,
-    ScanListing, ServerText, Stat, Status, Uid, UserName,
-};
+use pop3_proto::driver::{Finish, Pump};
+use pop3_proto::procedures::{Exchange, Greet, Multi, Procedure, Step};
+use pop3_proto::sasl::ChannelBinding;
+use pop3_proto::{Config, MsgNum, RawLine};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::future::{poll_fn, Future};
@@ -36,7 +30,7 @@ use tokio::time::Sleep;
 /// batch, does not go out after a drop), an AUTH exchange already sent is answered `*` from
 /// then on, and the replies the call still had coming are skipped, so replies never get out
 /// of step with commands. A DELE moved to the output stays sent: the server marks the message
-/// once it answers ([`Client::marked_deleted`]), and a later QUIT commits it unless you RSET.
+/// once it answers ([`Client::marked_deleted`](pop3_proto::Client::marked_deleted)), and a later QUIT commits it unless you RSET.
 /// Dropping [`stls`](Pop3::stls) during the TLS handshake closes the session. Dropping never
 /// sends QUIT.
 ///
@@ -83,25 +77,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         Ok(pop)
     }
 
-    /// The server's greeting. `None` after STLS: the one received in plaintext could have
-    /// been written by an attacker, and servers send no new one.
-    pub fn greeting(&self) -> Option<&Greeting> {
-        self.pump.client().greeting()
-    }
-
-    /// The sans-IO session underneath (state, capabilities, the messages marked deleted).
-    pub fn session(&self) -> &Client {
-        self.pump.client()
-    }
-
     /// The stream underneath.
     pub fn transport(&self) -> &S {
         &self.stream
-    }
-
-    /// Allows USER/PASS, APOP and SASL over a connection without TLS (off by default).
-    pub fn allow_insecure_auth(&mut self, allow: bool) {
-        self.pump.client_mut().set_allow_plaintext_auth(allow);
     }
 
     // ----- the pump -----------------------------------------------------------------------
@@ -213,6 +191,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         }
     }
 
+    /// The TLS channel binding, for SCRAM-…-PLUS (set by the connector).
+    fn channel_binding(&self) -> Option<ChannelBinding> {
+        self.binding.clone()
+    }
+
     /// Runs a body procedure, each chunk written to `sink` as it arrives.
     async fn body_to<W: AsyncWrite + Unpin>(
         &mut self,
@@ -234,147 +217,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
 
     // ----- authorization ----------------------------------------------------------------
 
-    /// `USER name`. Refused over plaintext unless [`allow_insecure_auth`](Self::allow_insecure_auth).
-    pub async fn user(&mut self, name: &str) -> Result<Status> {
-        let name = UserName::new(name)?;
-        self.exchange(Exchange::user(name)).await
-    }
-
-    /// `PASS secret` (never shown in traces). Refused over plaintext unless allowed.
-    pub async fn pass(&mut self, secret: &str) -> Result<Status> {
-        let secret = Password::new(secret)?;
-        self.exchange(Exchange::pass(secret)).await
-    }
-
-    /// USER, then PASS only after USER's `+OK`. A refusal is [`Error::Server`] naming
-    /// `USER` or `PASS`.
-    pub async fn login(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name)?;
-        let pass = Password::new(secret)?;
-        let login = Login::new(Credentials::UserPass { user, pass });
-        self.run(login, |never| match never {}).await
-    }
-
-    /// Logs in with the strongest method both sides support (see
-    /// [`Auto`](pop3_proto::procedures::Auto)); exactly one method is tried.
-    pub async fn login_auto(&mut self, name: &str, secret: &str) -> Result<Status> {
-        self.login_auto_only(name, secret, &Method::ALL).await
-    }
-
-    /// [`login_auto`](Self::login_auto), choosing only among `methods` (strongest first).
-    /// Sessions made by a [`crate::Connector`] supply the TLS channel binding for
-    /// SCRAM-…-PLUS themselves.
-    pub async fn login_auto_only(
-        &mut self,
-        name: &str,
-        secret: &str,
-        methods: &[Method],
-    ) -> Result<Status> {
-        let auto = Auto::new(UserName::new(name)?, Password::new(secret)?, &nonce()?)
-            .channel_binding(self.binding.clone())
-            .only(methods);
-        let login = Login::new(Credentials::Auto(auto));
-        self.run(login, |never| match never {}).await
-    }
-
-    /// `APOP name digest`. Refused over plaintext unless allowed (APOP's MD5 is crackable).
-    pub async fn apop(&mut self, name: &str, secret: &str) -> Result<Status> {
-        let user = UserName::new(name)?;
-        let secret = Password::new(secret)?;
-        let login = Login::new(Credentials::Apop { user, secret });
-        self.run(login, |never| match never {}).await
-    }
-
-    /// `RPOP user` (RFC 1081; after USER).
-    pub async fn rpop(&mut self, user: &str) -> Result<Status> {
-        let user = UserName::new(user)?;
-        self.exchange(Exchange::rpop(user)).await
-    }
-
-    /// `AUTH`: a SASL exchange driven by `mechanism`.
-    pub async fn auth(&mut self, mechanism: impl Mechanism + 'static) -> Result<Status> {
-        let login = Login::new(Credentials::Sasl(Box::new(mechanism)));
-        self.run(login, |never| match never {}).await
-    }
-
-    /// `UTF8` (RFC 6856).
-    pub async fn utf8(&mut self) -> Result<Status> {
-        self.exchange(Exchange::utf8()).await
-    }
-
-    /// `LANG tag` (RFC 6856).
-    pub async fn lang(&mut self, tag: &str) -> Result<Status> {
-        let tag = LangTag::new(tag)?;
-        self.exchange(Exchange::lang(tag)).await
-    }
-
-    /// `LANG`: the languages offered, as (tag, description).
-    pub async fn lang_list(&mut self) -> Result<Vec<(ServerText, ServerText)>> {
-        let limit = self.session().config().max_collected_entries;
-        let collect = Collect::entries(Multi::lang_list(), limit);
-        self.run(collect, |never| match never {}).await
-    }
-
-    /// `CAPA` (also remembered by the session).
-    pub async fn capa(&mut self) -> Result<Capabilities> {
-        self.run(Multi::capa(), |_| Ok(())).await?;
-        Ok(self.session().capabilities().cloned().unwrap_or_default())
-    }
-
-    /// `CAPA`, each capability line handed to `each` in the server's order.
-    pub async fn capa_each(
-        &mut self,
-        each: impl FnMut(pop3_proto::Capability) -> io::Result<()>,
-    ) -> Result<u64> {
-        self.run(Multi::capa(), each).await
-    }
-
     // ----- transaction ------------------------------------------------------------------
-
-    /// `STAT`.
-    pub async fn stat(&mut self) -> Result<Stat> {
-        self.exchange(Exchange::stat()).await
-    }
-
-    /// `LIST` into memory, at most `Config::max_collected_entries` entries
-    /// ([`Error::TooLarge`] beyond): use [`list_each`](Self::list_each) for any size.
-    pub async fn list(&mut self) -> Result<Vec<ScanListing>> {
-        let collect = Collect::list(self.session());
-        self.run(collect, |never| match never {}).await
-    }
-
-    /// `LIST`, each entry handed to `each` as it arrives (constant memory).
-    pub async fn list_each(
-        &mut self,
-        each: impl FnMut(ScanListing) -> io::Result<()>,
-    ) -> Result<u64> {
-        self.run(Multi::list(), each).await
-    }
-
-    /// `LIST n`.
-    pub async fn list_one(&mut self, msg: MsgNum) -> Result<ScanListing> {
-        self.exchange(Exchange::list_one(msg)).await
-    }
-
-    /// `UIDL` into memory, within `Config::max_collected_entries`: use
-    /// [`uidl_each`](Self::uidl_each) for any size.
-    pub async fn uidl(&mut self) -> Result<Vec<(MsgNum, Uid)>> {
-        let collect = Collect::uidl(self.session());
-        self.run(collect, |never| match never {}).await
-    }
-
-    /// `UIDL`, each entry handed to `each` as it arrives (constant memory).
-    pub async fn uidl_each(
-        &mut self,
-        each: impl FnMut((MsgNum, Uid)) -> io::Result<()>,
-    ) -> Result<u64> {
-        self.run(Multi::uidl(), each).await
-    }
-
-    /// `UIDL n`.
-    pub async fn uidl_one(&mut self, msg: MsgNum) -> Result<Uid> {
-        self.exchange(Exchange::uidl_one(msg)).await
-    }
 
     /// `RETR n` streamed into any `AsyncWrite`, in constant memory; returns the body size.
     pub async fn retr_to<W: AsyncWrite + Unpin>(
@@ -395,21 +238,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         self.body_to(Multi::top(msg, lines), sink).await
     }
 
-    /// `RETR n` into memory, within `Config::max_collected_body` ([`Error::TooLarge`]
-    /// beyond): prefer [`retr_to`](Self::retr_to) or [`retr_reader`](Self::retr_reader).
-    pub async fn retr(&mut self, msg: MsgNum) -> Result<Vec<u8>> {
-        let limit = self.session().config().max_collected_body;
-        let collect = Collect::body(Multi::retr(msg), limit);
-        self.run(collect, |never| match never {}).await
-    }
-
-    /// `TOP n lines` into memory, within `Config::max_collected_body`.
-    pub async fn top(&mut self, msg: MsgNum, lines: u32) -> Result<Vec<u8>> {
-        let limit = self.session().config().max_collected_body;
-        let collect = Collect::body(Multi::top(msg, lines), limit);
-        self.run(collect, |never| match never {}).await
-    }
-
     /// `RETR n` as an [`AsyncRead`], in constant memory. Dropping it early is safe: the
     /// rest of the body is skipped by the next call.
     pub async fn retr_reader(&mut self, msg: MsgNum) -> Result<MessageReader<'_, S>> {
@@ -419,30 +247,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
             chunk: Bytes::new(),
             done: false,
         })
-    }
-
-    /// `DELE n` (committed only by QUIT's `+OK`). Once polled, the DELE may be on its way:
-    /// dropping the call then does not unsend it (see [`Pop3`]'s cancel safety).
-    pub async fn dele(&mut self, msg: MsgNum) -> Result<Status> {
-        self.exchange(Exchange::dele(msg)).await
-    }
-
-    /// `NOOP`.
-    pub async fn noop(&mut self) -> Result<Status> {
-        self.exchange(Exchange::noop()).await
-    }
-
-    /// `RSET`: unmarks every deletion.
-    pub async fn rset(&mut self) -> Result<Status> {
-        self.exchange(Exchange::rset()).await
-    }
-
-    /// Sends the keepalive NOOP if the session has been idle for `Config::keepalive_interval`,
-    /// and waits for its reply. The session runs its clock only while a call is polled: call
-    /// this from an idle loop (say, a `tokio::time::interval`) to keep a server's autologout
-    /// timer from ending the session; every other call also sends a due keepalive first.
-    pub async fn keep_alive(&mut self) -> Result<()> {
-        self.run(Idle::new(), |never| match never {}).await
     }
 
     /// A raw command with a declared reply shape; a multi-line body goes to `sink`.
@@ -460,46 +264,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         }
     }
 
-    /// `QUIT`: only [`QuitOutcome::Committed`] means deletions happened; a connection lost
-    /// after QUIT went out is [`QuitOutcome::Unknown`], not an error.
-    pub async fn quit(mut self) -> Result<QuitOutcome> {
-        self.run(Quit::new(), |never| match never {}).await
-    }
-
     // ----- pipelined batches ------------------------------------------------------------
+}
 
-    /// Retrieves many messages, pipelined when the server advertises PIPELINING, handing
-    /// each body to `sink` as it streams in (see `pop3_blocking::Pop3::retr_many`).
-    pub async fn retr_many(
-        &mut self,
-        msgs: &[MsgNum],
-        mut sink: impl FnMut(MsgNum, Part<'_>) -> io::Result<()>,
-    ) -> Result<BatchReport> {
-        let batch = Batch::retr(msgs.iter().copied());
-        self.run(batch, |item| match item {
-            BatchItem::Data { msg, data } => sink(msg, Part::Data(&data)),
-            BatchItem::Done { msg, .. } => sink(msg, Part::End),
-            BatchItem::Refused { .. } => Ok(()),
-        })
-        .await
-    }
-
-    /// Runs any batch, each item (per-message outcomes included) to `each`.
-    pub async fn batch(
-        &mut self,
-        batch: Batch,
-        each: impl FnMut(BatchItem) -> io::Result<()>,
-    ) -> Result<BatchReport> {
-        self.run(batch, each).await
-    }
-
-    /// Marks many messages deleted, pipelined when possible. Dropped midway, the DELEs
-    /// already written stay sent ([`Client::marked_deleted`] shows what the server marked);
-    /// the rest are withdrawn.
-    pub async fn dele_many(&mut self, msgs: &[MsgNum]) -> Result<BatchReport> {
-        let batch = Batch::dele(msgs.iter().copied());
-        self.run(batch, |_| Ok(())).await
-    }
+/// Every other call, written once for both drivers (`pop3_proto::poplib_api!`), `async`
+/// here: `login`, `login_auto`, `apop`, `auth`, `stat`, `list`, `uidl`, `retr`, `retr_many`,
+/// `dele`, `quit`…
+impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
+    pop3_proto::poplib_api!(tokio);
 }
 
 /// A message body as an [`AsyncRead`] (see [`Pop3::retr_reader`]).

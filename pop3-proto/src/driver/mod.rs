@@ -44,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+mod api;
 mod error;
 mod settings;
 pub mod tls;

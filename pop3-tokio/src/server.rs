@@ -1,0 +1,324 @@
+//! The server side: [`serve`] runs the core's sans-IO [`Server`] session over one connection,
+//! with a [`Mailstore`] for credentials and mail. [`MemoryStore`] is an in-process mailstore:
+//! a faithful POP3 test double for a client's tests.
+//!
+//! ```no_run
+//! use pop3_tokio::pop3_proto::server::ServerConfig;
+//! use pop3_tokio::server::{serve, MemoryStore};
+//! use std::sync::Arc;
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let store = Arc::new(MemoryStore::new());
+//! store.add_user("alice", "secret", vec![b"Subject: hi\r\n\r\nHello!\r\n".to_vec()]);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:1110").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let store = store.clone();
+//!     let mut config = ServerConfig::default();
+//!     config.allow_plaintext_auth = true; // loopback
+//!     tokio::spawn(async move { serve(stream, config, &*store, [0; 16]).await });
+//! }
+//! # }
+//! ```
+
+use bytes::Bytes;
+use pop3_proto::server::{MessageInfo, Request, Server, ServerConfig};
+use pop3_proto::{Password, ResponseCode};
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Why a login was refused: a response code (`[AUTH]`, `[IN-USE]`, `[LOGIN-DELAY]`,
+/// `[SYS/TEMP]`…) and a text for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The response code.
+    pub code: Option<ResponseCode>,
+    /// The text after it.
+    pub text: String,
+}
+
+impl Refusal {
+    /// A refusal with this code and text.
+    pub fn new(code: Option<ResponseCode>, text: impl Into<String>) -> Self {
+        Self {
+            code,
+            text: text.into(),
+        }
+    }
+}
+
+/// Where [`serve`] finds users and their mail.
+pub trait Mailstore: Send + Sync {
+    /// An open, locked maildrop.
+    type Maildrop: Maildrop;
+
+    /// Checks `user`'s password and opens (and locks) the maildrop; a maildrop already
+    /// open elsewhere is refused with [`ResponseCode::InUse`]. A store that rate-limits
+    /// failed logins answers with [`ResponseCode::LoginDelay`].
+    fn open(
+        &self,
+        user: &[u8],
+        password: &Password,
+    ) -> impl Future<Output = Result<Self::Maildrop, Refusal>> + Send;
+}
+
+/// An open maildrop: its listing, its messages, and the removal that QUIT commits. Dropping
+/// it releases the lock and removes nothing.
+pub trait Maildrop: Send {
+    /// The messages, in message-number order: sizes as sent (CRLF line ends) and unique ids.
+    fn listing(&self) -> Vec<MessageInfo>;
+
+    /// Message `index` of the listing, to be streamed (it is read in pieces).
+    fn read(
+        &mut self,
+        index: usize,
+    ) -> impl Future<Output = io::Result<Box<dyn AsyncRead + Send + Unpin>>> + Send;
+
+    /// Removes these messages (QUIT in TRANSACTION); the only call that removes anything.
+    fn remove(&mut self, indices: &[usize]) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// How much of a body is read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// Serves one POP3 connection until the client quits or goes away; `entropy` (a few random
+/// bytes) makes the APOP timestamp unique when APOP is configured (this driver answers APOP
+/// with `-ERR`: a [`Mailstore`] holds no plaintext secrets). STLS is not offered here:
+/// wrap the stream in TLS for POP3S. Memory per session stays at one body chunk plus
+/// [`ServerConfig::max_output`].
+pub async fn serve<S, M>(
+    mut stream: S,
+    mut config: ServerConfig,
+    store: &M,
+    entropy: [u8; 16],
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    M: Mailstore,
+{
+    config.stls = false;
+    config.apop_domain = None;
+    let origin = tokio::time::Instant::now();
+    let now = |origin: tokio::time::Instant| {
+        pop3_proto::Instant::from_elapsed(tokio::time::Instant::now() - origin)
+    };
+    let mut server = Server::new(config);
+    server.greet(&entropy);
+    let mut maildrop: Option<M::Maildrop> = None;
+    let mut input = vec![0u8; 1024];
+    let mut chunk = vec![0u8; CHUNK];
+    let mut out = Vec::new();
+    loop {
+        while let Some(request) = server.poll_request() {
+            match request {
+                Request::Login { user, password, .. } => match store.open(&user, &password).await {
+                    Ok(opened) => {
+                        server.accept_login(opened.listing());
+                        maildrop = Some(opened);
+                    }
+                    Err(refusal) => server.reject_login(refusal.code, &refusal.text),
+                },
+                Request::Apop { .. } => {
+                    server.reject_login(Some(ResponseCode::Auth), "APOP is not offered")
+                }
+                Request::Retr { index, .. } | Request::Top { index, .. } => {
+                    let Some(open) = maildrop.as_mut() else {
+                        server.refuse(Some(ResponseCode::SysPerm), "no maildrop");
+                        continue;
+                    };
+                    let mut body = match open.read(index).await {
+                        Ok(body) => body,
+                        Err(_) => {
+                            server.refuse(Some(ResponseCode::SysTemp), "cannot read the message");
+                            continue;
+                        }
+                    };
+                    loop {
+                        let n = match body.read(&mut chunk).await {
+                            Ok(n) => n,
+                            // Part of the body may be out: the session closes the connection.
+                            Err(_) => {
+                                server.refuse(Some(ResponseCode::SysTemp), "read error");
+                                break;
+                            }
+                        };
+                        if n == 0 {
+                            server.end_body();
+                            break;
+                        }
+                        let more = server.body(&chunk[..n]);
+                        out.clear();
+                        server.poll_transmit(&mut out);
+                        stream.write_all(&out).await?;
+                        if !more {
+                            server.end_body();
+                            break;
+                        }
+                    }
+                }
+                Request::Update { deleted } => {
+                    let result = match maildrop.as_mut() {
+                        Some(open) => open.remove(&deleted).await,
+                        None => Ok(()),
+                    };
+                    server.update_done(result.map_err(|_| "some messages could not be removed"));
+                }
+                Request::StartTls => server.handle_eof(), // never offered
+                Request::Closed => maildrop = None,       // releases the lock, removes nothing
+                _ => {}
+            }
+        }
+        out.clear();
+        server.poll_transmit(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+        }
+        if server.is_finished() {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        if !server.wants_input() {
+            continue; // requests or output to handle first
+        }
+        server.handle_timeout(now(origin));
+        let read = stream.read(&mut input);
+        let n = match server.poll_timeout() {
+            Some(deadline) => {
+                let at = origin + deadline.elapsed();
+                match tokio::time::timeout_at(at, read).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        server.handle_timeout(now(origin));
+                        continue;
+                    }
+                }
+            }
+            None => read.await,
+        };
+        match n {
+            Ok(0) | Err(_) => server.handle_eof(),
+            Ok(n) => server.handle_input(&input[..n]),
+        }
+    }
+}
+
+/// An in-memory [`Mailstore`]: users, passwords and messages held in the process, with the
+/// maildrop lock and QUIT's removal. For tests and demos.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    users: Mutex<HashMap<Vec<u8>, Arc<Mutex<Mailbox>>>>,
+}
+
+#[derive(Debug)]
+struct Mailbox {
+    password: Vec<u8>,
+    messages: Vec<Bytes>,
+    locked: bool,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a user with these messages (as sent: CRLF line ends).
+    pub fn add_user(&self, user: &str, password: &str, messages: Vec<Vec<u8>>) {
+        let mailbox = Mailbox {
+            password: password.as_bytes().to_vec(),
+            messages: messages.into_iter().map(Bytes::from).collect(),
+            locked: false,
+        };
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.insert(user.as_bytes().to_vec(), Arc::new(Mutex::new(mailbox)));
+    }
+
+    /// The messages `user` has now.
+    pub fn messages(&self, user: &str) -> Vec<Vec<u8>> {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.get(user.as_bytes()).map_or_else(Vec::new, |m| {
+            let m = m.lock().unwrap_or_else(|e| e.into_inner());
+            m.messages.iter().map(|b| b.to_vec()).collect()
+        })
+    }
+}
+
+impl Mailstore for MemoryStore {
+    type Maildrop = MemoryDrop;
+
+    async fn open(&self, user: &[u8], password: &Password) -> Result<MemoryDrop, Refusal> {
+        let refused = || Refusal::new(Some(ResponseCode::Auth), "authentication failed");
+        let mailbox = {
+            let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            users.get(user).cloned().ok_or_else(refused)?
+        };
+        let messages = {
+            let mut m = mailbox.lock().unwrap_or_else(|e| e.into_inner());
+            // Constant time: how much of a guess was right must not show.
+            let same = m.password.len() == password.as_bytes().len()
+                && m.password
+                    .iter()
+                    .zip(password.as_bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0;
+            if !same {
+                return Err(refused());
+            }
+            if m.locked {
+                return Err(Refusal::new(
+                    Some(ResponseCode::InUse),
+                    "the maildrop is open in another session",
+                ));
+            }
+            m.locked = true;
+            m.messages.clone()
+        };
+        Ok(MemoryDrop { mailbox, messages })
+    }
+}
+
+/// A maildrop of a [`MemoryStore`], locked while it lives.
+#[derive(Debug)]
+pub struct MemoryDrop {
+    mailbox: Arc<Mutex<Mailbox>>,
+    /// The messages as they were at login (the listing's numbering).
+    messages: Vec<Bytes>,
+}
+
+impl Maildrop for MemoryDrop {
+    fn listing(&self) -> Vec<MessageInfo> {
+        self.messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MessageInfo::new(m.len() as u64, format!("mem-{i}").as_bytes()))
+            .collect()
+    }
+
+    async fn read(&mut self, index: usize) -> io::Result<Box<dyn AsyncRead + Send + Unpin>> {
+        let message = self.messages.get(index).cloned().unwrap_or_default();
+        Ok(Box::new(io::Cursor::new(message)))
+    }
+
+    async fn remove(&mut self, indices: &[usize]) -> io::Result<()> {
+        // The mailbox cannot change while this session holds its lock: indices still match.
+        let mut m = self.mailbox.lock().unwrap_or_else(|e| e.into_inner());
+        let mut index = 0;
+        m.messages.retain(|_| {
+            index += 1;
+            !indices.contains(&(index - 1))
+        });
+        Ok(())
+    }
+}
+
+impl Drop for MemoryDrop {
+    fn drop(&mut self) {
+        self.mailbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .locked = false;
+    }
+}
