@@ -27,8 +27,12 @@ use pop3_proto::{Password, ResponseCode};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
 /// Why a login was refused: a response code (`[AUTH]`, `[IN-USE]`, `[LOGIN-DELAY]`,
 /// `[SYS/TEMP]`…) and a text for the client.
@@ -84,13 +88,13 @@ pub trait Maildrop: Send {
 /// How much of a body is read at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// Serves one POP3 connection until the client quits or goes away; `entropy` (a few random
-/// bytes) makes the APOP timestamp unique when APOP is configured (this driver answers APOP
-/// with `-ERR`: a [`Mailstore`] holds no plaintext secrets). STLS is not offered here:
-/// wrap the stream in TLS for POP3S. Memory per session stays at one body chunk plus
+/// Serves one POP3 connection over any stream until the client quits or goes away;
+/// `entropy` (a few random bytes) makes the session's greeting unique. APOP is not offered (a
+/// [`Mailstore`] holds no plaintext secrets), nor STLS on an arbitrary stream: use
+/// [`serve_tcp`] for STLS, or wrap the stream in TLS for POP3S. Memory per session stays at one body chunk plus
 /// [`ServerConfig::max_output`].
 pub async fn serve<S, M>(
-    mut stream: S,
+    stream: S,
     mut config: ServerConfig,
     store: &M,
     entropy: [u8; 16],
@@ -100,6 +104,140 @@ where
     M: Mailstore,
 {
     config.stls = false;
+    run(NoTls(stream), config, store, entropy).await
+}
+
+/// Serves one POP3 connection on a TCP socket, with TLS from `tls`: from the first byte when
+/// `implicit` (POP3S), else offered through STLS (plaintext pipelined after STLS is discarded,
+/// never executed inside TLS). Otherwise as [`serve`].
+pub async fn serve_tcp<M: Mailstore>(
+    tcp: TcpStream,
+    tls: Option<TlsAcceptor>,
+    implicit: bool,
+    mut config: ServerConfig,
+    store: &M,
+    entropy: [u8; 16],
+) -> io::Result<()> {
+    let stream = match (&tls, implicit) {
+        (Some(acceptor), true) => ServerStream::Tls(Box::new(acceptor.accept(tcp).await?)),
+        _ => ServerStream::Plain(tcp),
+    };
+    config.implicit_tls = implicit && tls.is_some();
+    config.stls = !implicit && tls.is_some();
+    run(Upgradable { stream, tls }, config, store, entropy).await
+}
+
+/// A connection `run` can serve: a stream that may be able to start TLS in place.
+trait Conn: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Does the TLS handshake as the server.
+    fn start_tls(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// Any stream, without STLS.
+struct NoTls<S>(S);
+
+impl<S: AsyncRead + Unpin> AsyncRead for NoTls<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for NoTls<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        b: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, b)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn for NoTls<S> {
+    async fn start_tls(&mut self) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// A TCP connection's stream: plain, or TLS over it.
+enum ServerStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// Taken apart for a handshake that failed.
+    Detached,
+}
+
+struct Upgradable {
+    stream: ServerStream,
+    tls: Option<TlsAcceptor>,
+}
+
+impl AsyncRead for Upgradable {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().stream {
+            ServerStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            ServerStream::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl AsyncWrite for Upgradable {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().stream {
+            ServerStream::Plain(s) => Pin::new(s).poll_write(cx, b),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, b),
+            ServerStream::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().stream {
+            ServerStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            ServerStream::Detached => Poll::Ready(Ok(())),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().stream {
+            ServerStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            ServerStream::Detached => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl Conn for Upgradable {
+    async fn start_tls(&mut self) -> io::Result<()> {
+        let acceptor = self.tls.clone().ok_or(io::ErrorKind::Unsupported)?;
+        let ServerStream::Plain(tcp) = std::mem::replace(&mut self.stream, ServerStream::Detached)
+        else {
+            return Err(io::ErrorKind::Unsupported.into());
+        };
+        self.stream = ServerStream::Tls(Box::new(acceptor.accept(tcp).await?));
+        Ok(())
+    }
+}
+
+/// The session loop of [`serve`] and [`serve_tcp`].
+async fn run<C: Conn, M: Mailstore>(
+    mut stream: C,
+    mut config: ServerConfig,
+    store: &M,
+    entropy: [u8; 16],
+) -> io::Result<()> {
     config.apop_domain = None;
     let origin = tokio::time::Instant::now();
     let now = |origin: tokio::time::Instant| {
@@ -166,8 +304,17 @@ where
                     };
                     server.update_done(result.map_err(|_| "some messages could not be removed"));
                 }
-                Request::StartTls => server.handle_eof(), // never offered
-                Request::Closed => maildrop = None,       // releases the lock, removes nothing
+                Request::StartTls => {
+                    // The +OK goes out in plaintext, then the handshake.
+                    out.clear();
+                    server.poll_transmit(&mut out);
+                    stream.write_all(&out).await?;
+                    match stream.start_tls().await {
+                        Ok(()) => server.tls_established(),
+                        Err(_) => server.handle_eof(),
+                    }
+                }
+                Request::Closed => maildrop = None, // releases the lock, removes nothing
                 _ => {}
             }
         }

@@ -375,6 +375,8 @@ pub struct Pki {
     ca_der: CertificateDer<'static>,
     ca_pem: String,
     server: Arc<ServerConfig>,
+    /// The server's certificate and key in PEM, for servers run as processes.
+    server_pem: (String, String),
 }
 
 impl Pki {
@@ -418,6 +420,7 @@ impl Pki {
             ca_der: ca_cert.der().clone(),
             ca_pem: ca_cert.pem(),
             server: Arc::new(server),
+            server_pem: (cert.pem(), key.serialize_pem()),
         }
     }
 
@@ -430,6 +433,11 @@ impl Pki {
     /// The server side: for [`Step::Tls`].
     pub fn server_config(&self) -> Arc<ServerConfig> {
         self.server.clone()
+    }
+
+    /// The server's certificate and private key in PEM.
+    pub fn server_pem(&self) -> (&str, &str) {
+        (&self.server_pem.0, &self.server_pem.1)
     }
 
     /// The CA certificate in PEM, e.g. to write a CA file.

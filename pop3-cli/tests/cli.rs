@@ -1,18 +1,15 @@
-//! The `pop3` command-line tool (examples/pop3.rs) against the test Dovecot.
+//! The `pop3` command-line tool against the test Dovecot.
 
+#[path = "../../pop3-blocking/tests/dovecot/mod.rs"]
 mod dovecot;
 
 use dovecot::{dovecot, tricky_messages};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The example binary, which `cargo test` builds next to the test binaries.
+/// The `pop3` binary, which `cargo test` builds for this crate's tests.
 fn pop3_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join("examples").join("pop3");
-    assert!(path.exists(), "{} not built", path.display());
-    path
+    PathBuf::from(env!("CARGO_BIN_EXE_pop3"))
 }
 
 fn pop3(d: &dovecot::Dovecot, user: &str, password: &str, args: &[&str]) -> Output {

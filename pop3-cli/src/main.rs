@@ -1,8 +1,9 @@
-//! `pop3`: a small command-line POP3 client on `pop3-blocking`.
+//! `pop3`: a command-line POP3 client on `pop3-blocking`, and a POP3 server over Maildirs
+//! (`pop3 serve`) on `pop3-tokio`.
 //!
 //! ```text
-//! POP3_PASSWORD=… cargo run --release -p pop3-blocking --example pop3 -- \
-//!     --host pop.example.com --user alice retr 1 > message.eml
+//! cargo install --path pop3-cli          # puts `pop3` in ~/.cargo/bin
+//! POP3_PASSWORD=… pop3 --host pop.example.com --user alice retr 1 > message.eml
 //! ```
 //!
 //! Exit status: 0 when everything asked for happened (a body arrived whole; for `dele`, the
@@ -18,14 +19,21 @@ use pop3_blocking::pop3_proto::{Config, LowSpeed, MsgNum, Password, QuitOutcome}
 use pop3_blocking::{tls, Connector, Pop3, TlsMode};
 use std::io::Write;
 use std::process::ExitCode;
+
+mod serve;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "pop3", version, about = "Talk to a POP3 server")]
+#[command(
+    name = "pop3",
+    version,
+    about = "Talk to a POP3 server, or serve Maildirs over POP3"
+)]
 struct Args {
-    /// Server host name or IP address.
+    /// Server host name or IP address (required for every command but serve and
+    /// hash-password).
     #[arg(long)]
-    host: String,
+    host: Option<String>,
     /// Server port [default: 995 with --tls implicit, else 110].
     #[arg(long)]
     port: Option<u16>,
@@ -133,10 +141,49 @@ enum Cmd {
     },
     /// Check the session is alive.
     Noop,
+    /// Serve the Maildirs ROOT/USER/{cur,new} over POP3 until stopped (loopback by default).
+    /// Users and their password hashes come from --users (`user:hash` lines; see
+    /// hash-password); a second session on a maildrop gets -ERR [IN-USE]; QUIT unlinks the
+    /// messages deleted. Prints the addresses it listens on to stderr.
+    Serve {
+        /// The directory of Maildirs, one per user.
+        #[arg(long, value_name = "DIR")]
+        root: std::path::PathBuf,
+        /// The users file.
+        #[arg(long, value_name = "FILE")]
+        users: std::path::PathBuf,
+        /// Where to listen for POP3 (plaintext, with STLS when --tls-cert is given).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1110")]
+        listen: String,
+        /// Where to listen for POP3S (implicit TLS; needs --tls-cert).
+        #[arg(long, value_name = "ADDR")]
+        tls_listen: Option<String>,
+        /// PEM certificate chain of the server.
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
+        /// Accept passwords before TLS (for loopback tests; off by default).
+        #[arg(long)]
+        allow_plaintext_auth: bool,
+    },
+    /// Print an Argon2 hash of the password in --password-env, for serve's users file.
+    HashPassword,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let local = matches!(args.command, Cmd::Serve { .. } | Cmd::HashPassword);
+    if args.host.is_none() && !local {
+        use clap::CommandFactory;
+        Args::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--host is required for this command",
+            )
+            .exit();
+    }
     if args.trace {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -155,6 +202,38 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), String> {
+    match &args.command {
+        Cmd::Serve {
+            root,
+            users,
+            listen,
+            tls_listen,
+            tls_cert,
+            tls_key,
+            allow_plaintext_auth,
+        } => {
+            return serve::run(serve::Options {
+                root: root.clone(),
+                users: users.clone(),
+                listen: listen.clone(),
+                tls_listen: tls_listen.clone(),
+                tls: tls_cert.clone().zip(tls_key.clone()),
+                allow_plaintext_auth: *allow_plaintext_auth,
+            })
+        }
+        Cmd::HashPassword => {
+            let password = std::env::var(&args.password_env).map_err(|_| {
+                format!(
+                    "no password: set the environment variable {}",
+                    args.password_env
+                )
+            })?;
+            println!("{}", serve::hash_password(&password)?);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let host = args.host.clone().unwrap_or_default();
     let mode = match args.tls {
         Tls::Implicit => TlsMode::Implicit,
         Tls::Starttls => TlsMode::StartTls,
@@ -166,7 +245,7 @@ fn run(args: Args) -> Result<(), String> {
         bytes_per_second,
         time: Duration::from_secs(args.speed_time.unwrap_or(30)),
     });
-    let mut connector = Connector::new(&args.host)
+    let mut connector = Connector::new(&host)
         .tls_mode(mode)
         .connect_timeout(timeout)
         .timeout(timeout)
@@ -199,7 +278,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut print = |line: String| writeln!(stdout, "{line}").map_err(|e| e.to_string());
     let deleting = matches!(args.command, Cmd::Dele { .. });
     match args.command {
-        Cmd::Capa => unreachable!("handled before login"),
+        Cmd::Capa | Cmd::Serve { .. } | Cmd::HashPassword => unreachable!("handled before login"),
         Cmd::Stat => {
             let stat = pop.stat().map_err(e)?;
             print(format!("{} {}", stat.count, stat.size))?;
@@ -297,7 +376,8 @@ fn login(pop: &mut Pop3, args: &Args) -> Result<(), String> {
         Auth::ScramSha256Plus => pop.auth(scram(ScramHash::Sha256, true)?),
         Auth::Xoauth2 => pop.auth(XOAuth2::new(user()?, &token()?)),
         Auth::Oauthbearer => {
-            let bearer = OAuthBearer::new(user()?, &token()?).host_port(&args.host, port(args));
+            let host = args.host.as_deref().unwrap_or_default();
+            let bearer = OAuthBearer::new(user()?, &token()?).host_port(host, port(args));
             pop.auth(bearer)
         }
         Auth::External => pop.auth(External::new(None)),

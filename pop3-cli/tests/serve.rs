@@ -1,0 +1,247 @@
+//! `pop3 serve` against real clients: our own (both TLS modes), Python's poplib (POP3_SSL and
+//! STLS) and curl (pop3s), byte-exact; the maildrop lock; QUIT unlinking what was deleted.
+
+#[path = "../../pop3-blocking/tests/support/mod.rs"]
+mod support;
+
+use pop3_blocking::pop3_proto::{MsgNum, ResponseCode};
+use pop3_blocking::{Connector, Error, Pop3, TlsMode};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::Pki;
+
+fn pop3() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pop3"))
+}
+
+/// Messages as stored (LF line ends, as Maildir files usually have) and as served (CRLF).
+fn messages() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let stored: Vec<Vec<u8>> = vec![
+        b"Subject: one\n\nHello\n.\n..two dots\n.leading\n".to_vec(),
+        b"Subject: two\r\nX-Kept: crlf\r\n\r\nalready CRLF\r\n".to_vec(),
+        b"Subject: three\n\n\xc3\xa9t\xc3\xa9 \xff 8-bit\nno final newline".to_vec(),
+    ];
+    stored
+        .into_iter()
+        .map(|m| {
+            let mut served = Vec::new();
+            for (i, &b) in m.iter().enumerate() {
+                if b == b'\n' && (i == 0 || m[i - 1] != b'\r') {
+                    served.push(b'\r');
+                }
+                served.push(b);
+            }
+            (m, served)
+        })
+        .collect()
+}
+
+struct Served {
+    child: Child,
+    dir: PathBuf,
+    plain: u16,
+    tls: u16,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Maildir for alice (password `secret`) with `messages()`, served on two fresh ports.
+fn start(tag: &str) -> Served {
+    let dir = std::env::temp_dir().join(format!("pop3-serve-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join("root/alice").join(sub)).unwrap();
+    }
+    for (i, (stored, _)) in messages().iter().enumerate() {
+        let name = format!("17000000{i:02}.M{i}P1.test:2,S");
+        std::fs::write(dir.join("root/alice/cur").join(name), stored).unwrap();
+    }
+    let hash = pop3()
+        .arg("hash-password")
+        .env("POP3_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert!(hash.status.success());
+    let line = format!("alice:{}", String::from_utf8(hash.stdout).unwrap());
+    std::fs::write(dir.join("users"), line).unwrap();
+    let (cert, key) = Pki::shared().server_pem();
+    std::fs::write(dir.join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.join("key.pem"), key).unwrap();
+    std::fs::write(dir.join("ca.pem"), Pki::shared().ca_pem()).unwrap();
+    let (plain, tls) = (free_port(), free_port());
+    let child = pop3()
+        .args(["serve", "--root"])
+        .arg(dir.join("root"))
+        .arg("--users")
+        .arg(dir.join("users"))
+        .args(["--listen", &format!("127.0.0.1:{plain}")])
+        .args(["--tls-listen", &format!("127.0.0.1:{tls}")])
+        .arg("--tls-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("--tls-key")
+        .arg(dir.join("key.pem"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", tls)).is_err() {
+        assert!(Instant::now() < deadline, "pop3 serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Served {
+        child,
+        dir,
+        plain,
+        tls,
+    }
+}
+
+fn ours(s: &Served, implicit: bool) -> Pop3 {
+    let connector = Connector::new("localhost")
+        .tls_config(Pki::shared().client_config())
+        .timeout(Duration::from_secs(20));
+    let connector = if implicit {
+        connector.port(s.tls)
+    } else {
+        connector.port(s.plain).tls_mode(TlsMode::StartTls)
+    };
+    connector.connect().unwrap()
+}
+
+fn n(i: u32) -> MsgNum {
+    MsgNum::new(i).unwrap()
+}
+
+#[test]
+fn our_client_over_both_tls_modes_byte_exact_with_lock_and_deletion() {
+    let s = start("ours");
+    for implicit in [true, false] {
+        let mut pop = ours(&s, implicit);
+        pop.login_auto("alice", "secret").unwrap();
+        let list = pop.list().unwrap();
+        let want = messages();
+        assert_eq!(list.len(), want.len());
+        for (i, (_, served)) in want.iter().enumerate() {
+            assert_eq!(list[i].size, served.len() as u64, "LIST {}", i + 1);
+            let mut body = pop.retr(n(i as u32 + 1)).unwrap();
+            if !served.ends_with(b"\r\n") {
+                body.truncate(body.len() - 2); // the line end RFC 1939 makes the server add
+            }
+            assert_eq!(&body, served, "RETR {} (implicit {implicit})", i + 1);
+        }
+        // A second session on the same maildrop is refused while this one holds it.
+        let mut other = ours(&s, implicit);
+        let err = other.login("alice", "secret").unwrap_err();
+        assert_eq!(
+            err.server_status().and_then(|st| st.code()),
+            Some(&ResponseCode::InUse),
+            "{err}"
+        );
+        assert!(pop.quit().unwrap().is_committed());
+    }
+    // DELE + QUIT unlinks; a wrong password fails cleanly.
+    let mut pop = ours(&s, true);
+    let err = pop.login("alice", "wrong").unwrap_err();
+    assert!(matches!(err, Error::Server { .. }), "{err}");
+    pop.login("alice", "secret").unwrap();
+    pop.dele(n(2)).unwrap();
+    assert!(pop.quit().unwrap().is_committed());
+    let left = std::fs::read_dir(s.dir.join("root/alice/cur"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 2);
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+#[test]
+fn python_poplib_fetches_byte_exact_over_pop3s_and_stls() {
+    assert!(have("python3"), "python3 is needed for this test");
+    let s = start("poplib");
+    let script = r#"
+import poplib, ssl, sys
+ca, port_tls, port_plain, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+bodies = []
+p = poplib.POP3_SSL("localhost", port_tls, context=ctx)
+p.user("alice"); p.pass_("secret")
+for i in range(1, len(p.list()[1]) + 1):
+    bodies.append(b"\r\n".join(p.retr(i)[1]) + b"\r\n")
+p.quit()
+p = poplib.POP3("localhost", port_plain)
+p.stls(context=ctx)
+p.user("alice"); p.pass_("secret")
+assert len(p.uidl()[1]) == len(bodies)
+p.quit()
+open(out, "wb").write(b"\0".join(bodies))
+"#;
+    let out = s.dir.join("poplib.out");
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(s.dir.join("ca.pem"))
+        .arg(s.tls.to_string())
+        .arg(s.plain.to_string())
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = std::fs::read(&out).unwrap();
+    let want: Vec<Vec<u8>> = messages()
+        .into_iter()
+        .map(|(_, mut served)| {
+            if !served.ends_with(b"\r\n") {
+                served.extend_from_slice(b"\r\n");
+            }
+            served
+        })
+        .collect();
+    assert_eq!(got, want.join(&b"\0"[..]));
+}
+
+#[test]
+fn curl_fetches_byte_exact_over_pop3s() {
+    assert!(have("curl"), "curl is needed for this test");
+    let s = start("curl");
+    let url = format!("pop3s://localhost:{}/1", s.tls);
+    let out = Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--user",
+            "alice:secret",
+            "--cacert",
+        ])
+        .arg(s.dir.join("ca.pem"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, messages()[0].1);
+}
