@@ -16,10 +16,14 @@ for target in parsers unstuffer session commands server round_trip; do
   # A scratch copy of the corpus: new inputs found in CI are not written into the checkout.
   work=$(mktemp -d)
   cp -r "corpus/$target/." "$work/"
+  # The exit status is the fuzzer's own (a pipeline under pipefail would hide it).
+  log=$(mktemp)
+  status=0
   cargo +nightly fuzz run "$target" "$work" -- \
     -dict=pop3.dict -max_total_time="$seconds" -max_len=4096 -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 2>&1 | grep -E 'stat::number_of_executed_units|stat::peak_rss|Done|ERROR|panicked|SUMMARY|==' || true
-  status=${PIPESTATUS[0]}
+    -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || status=$?
+  grep -E -A3 'stat::number_of_executed_units|stat::peak_rss|Done|ERROR|panicked|SUMMARY' "$log" || true
+  rm -f "$log"
   rm -rf "$work"
   if [ "$status" -ne 0 ]; then
     echo "fuzz: $target FAILED (exit $status); the crashing input is under fuzz/artifacts/$target/"

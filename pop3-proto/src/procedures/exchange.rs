@@ -210,6 +210,7 @@ impl<T> Procedure for Exchange<T> {
 
     fn step(&mut self, client: &mut Client) -> Result<Step<Infallible, Self::Output>, Error> {
         if self.handle.is_none() {
+            super::check_alive(client)?;
             if let Some(command) = &self.command {
                 check_single_line(command)?;
             }

@@ -127,6 +127,7 @@ impl Login {
 
     /// Auto: asks CAPA if nobody has (a refusal is an answer too), then picks.
     fn learn_and_choose(&mut self, client: &mut Client) -> Result<bool, Error> {
+        super::check_alive(client)?;
         if client.capabilities().is_none() {
             let capa = self.capa.get_or_insert_with(Multi::capa);
             loop {
@@ -149,6 +150,7 @@ impl Login {
     }
 
     fn start(&mut self, client: &mut Client) -> Result<Stage, Error> {
+        super::check_alive(client)?;
         let what = match &self.credentials {
             Some(Credentials::UserPass { .. }) => Some("USER/PASS"),
             Some(Credentials::Apop { .. }) => Some("APOP"),

@@ -215,6 +215,15 @@ impl Begin {
     }
 }
 
+/// The session's sticky error, if it has failed: every procedure reports it before anything
+/// of its own, local mistakes included (BAD-INPUT row 18).
+pub(crate) fn check_alive(client: &Client) -> Result<(), Error> {
+    match client.error() {
+        Some(e) => Err(e.clone().into()),
+        None => Ok(()),
+    }
+}
+
 /// A reply of a kind its command can never get: the session's decoder and this module
 /// disagree, which is a bug here.
 pub(crate) fn mismatch(client: &mut Client, what: &'static str) -> Error {

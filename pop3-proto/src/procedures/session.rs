@@ -39,6 +39,7 @@ impl Procedure for Greet {
     type Output = Greeting;
 
     fn step(&mut self, client: &mut Client) -> Result<Step<Infallible, Greeting>, Error> {
+        super::check_alive(client)?;
         if let Some(greeting) = client.greeting() {
             return Ok(Step::Done(greeting.clone()));
         }

@@ -109,6 +109,7 @@ impl Procedure for StartTls {
     type Output = Result<Capabilities, Refused>;
 
     fn step(&mut self, client: &mut Client) -> Result<Step<Infallible, Self::Output>, Error> {
+        super::check_alive(client)?;
         let before_stls = matches!(self.stage, Stage::Offer(_) | Stage::Stls);
         if self.handle.is_none() && before_stls && client.is_tls() {
             // BAD-INPUT row 40: refused locally, nothing sent (not even CAPA).
