@@ -7,42 +7,15 @@
 
 #![cfg(feature = "driver")]
 
-use std::collections::{HashMap, HashSet};
+#[path = "../../pop3-blocking/tests/dovecot/mod.rs"]
+mod dovecot;
+
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const USER: &str = "t_mio_fetch";
-const PASSWORD: &str = "t_mio_fetch-pw";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Dovecot env file as a map, or `None` when no server was started.
-fn dovecot_env() -> Option<HashMap<String, String>> {
-    let Some(path) = std::env::var_os("POP3_DOVECOT_ENV") else {
-        assert!(
-            std::env::var_os("POP3_REQUIRE_DOVECOT").is_none(),
-            "POP3_REQUIRE_DOVECOT is set but POP3_DOVECOT_ENV is not"
-        );
-        eprintln!("no Dovecot (run scripts/test.sh, or set POP3_DOVECOT_ENV): skipped");
-        return None;
-    };
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", Path::new(&path).display()));
-    let pairs = text.lines().filter_map(|l| l.split_once('='));
-    Some(pairs.map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
-}
-
-fn dovecot_sh(args: &[&str]) {
-    let out = Command::new("bash")
-        .arg(workspace().join("scripts/dovecot.sh"))
-        .args(args)
-        .output()
-        .expect("run scripts/dovecot.sh");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "dovecot.sh {args:?} failed: {stderr}");
 }
 
 /// Message `i`: CRLF throughout (Dovecot then sends it byte for byte), with dot lines to
@@ -87,29 +60,13 @@ fn build_example() -> PathBuf {
 
 #[test]
 fn mio_fetch_gets_a_whole_mailbox_from_dovecot() {
-    let Some(env) = dovecot_env() else { return };
-    let state = env["POP3_STATE"].as_str();
-    dovecot_sh(&["adduser", state, USER, PASSWORD]);
-    // Dovecot re-reads its passwd-file at most once a second: log in after the next one.
-    let added = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let login_from = Duration::from_secs(added.as_secs()) + Duration::from_millis(1050);
-    dovecot_sh(&["clear", state, USER]);
+    let Some(d) = dovecot::dovecot() else { return };
     let messages: Vec<Vec<u8>> = (0..50).map(message).collect();
-    let dir = std::env::temp_dir().join(format!("pop3-test-mio-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (i, m) in messages.iter().enumerate() {
-        std::fs::write(dir.join(format!("{i:06}")), m).unwrap();
-    }
-    dovecot_sh(&["fill", state, USER, dir.to_str().unwrap()]);
-    std::fs::remove_dir_all(&dir).unwrap();
-
     let example = build_example();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    std::thread::sleep(login_from.saturating_sub(now));
+    let (user, password) = d.mailbox("t_mio_fetch", &messages);
     let out = Command::new(&example)
-        .args([&env["POP3_HOST"], &env["POP3_PORT"], USER])
-        .env("POP3_PASSWORD", PASSWORD)
+        .args([d.host(), &d.port().to_string(), &user])
+        .env("POP3_PASSWORD", password)
         .output()
         .expect("run the mio_fetch example");
     let (stdout, stderr) = (

@@ -16,7 +16,7 @@
 //!         match pump.step(p)? {
 //!             Step::Done(output) => return Ok(output),
 //!             Step::Item(_) => {} // hand it to the caller
-//!             Step::StartTls(_) => unimplemented!("this example has no TLS"),
+//!             Step::StartTls(_) => return Err(Error::TlsRequired("this example has no TLS")),
 //!             Step::Io if pump.wants_input_check() => {
 //!                 stream.set_nonblocking(true)?;
 //!                 let result = stream.read(pump.read_space());
