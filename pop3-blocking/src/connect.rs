@@ -4,12 +4,9 @@ use crate::session::{Hooks, Pop3};
 use crate::{Error, Result, TlsMode, Transport};
 use pop3_proto::driver::{Finish, Settings};
 use pop3_proto::procedures::{StartTls, Step};
-use pop3_proto::{Capabilities, Config};
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use pop3_proto::Capabilities;
+use rustls::{ClientConnection, StreamOwned};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Connection settings. Sensible defaults: implicit TLS against the platform's roots, 30 s to
 /// connect, 60 s for the server to answer (a dead server never hangs a call forever).
@@ -31,56 +28,7 @@ use std::time::Duration;
 pub struct Connector(Settings);
 
 impl Connector {
-    /// Settings for `host` with the defaults.
-    pub fn new(host: impl Into<String>) -> Self {
-        Self(Settings::new(host))
-    }
-
-    /// The port (default: 995 for implicit TLS, 110 otherwise).
-    pub fn port(self, port: u16) -> Self {
-        Self(self.0.port(port))
-    }
-
-    /// How the connection is protected.
-    pub fn tls_mode(self, mode: TlsMode) -> Self {
-        Self(self.0.tls_mode(mode))
-    }
-
-    /// Your own rustls configuration (custom roots, client certificates, …).
-    pub fn tls_config(self, config: Arc<ClientConfig>) -> Self {
-        Self(self.0.tls_config(config))
-    }
-
-    /// Trusts only the CA certificates in this PEM file.
-    pub fn ca_file(self, path: impl AsRef<Path>) -> Result<Self> {
-        self.0.ca_file(path).map(Self)
-    }
-
-    /// How long to wait for the TCP connection.
-    pub fn connect_timeout(self, timeout: Duration) -> Self {
-        Self(self.0.connect_timeout(timeout))
-    }
-
-    /// How long the server may stay silent while a reply (or the greeting, or the TLS
-    /// handshake) is due; `None` waits forever (not recommended).
-    pub fn timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
-        Self(self.0.timeout(timeout))
-    }
-
-    /// Session settings of the core (pipelining, limits, low-speed limit, keepalive).
-    pub fn session_config(self, config: Config) -> Self {
-        Self(self.0.session_config(config))
-    }
-
-    /// Lets the login calls send credentials over a connection without TLS.
-    pub fn allow_insecure_auth(self, allow: bool) -> Self {
-        Self(self.0.allow_insecure_auth(allow))
-    }
-
-    /// The settings, as the core holds them.
-    pub fn settings(&self) -> &Settings {
-        &self.0
-    }
+    pop3_proto::connector_api!();
 
     /// Connects, reads the greeting and (for [`TlsMode::StartTls`]) upgrades to TLS.
     pub fn connect(self) -> Result<Pop3<Transport>> {

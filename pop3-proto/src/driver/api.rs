@@ -283,3 +283,66 @@ macro_rules! __poplib_api {
         }
     };
 }
+
+/// Expands to the builder methods of a driver's `Connector(Settings)` newtype: the same
+/// names, arguments and defaults in both drivers, delegating to
+/// [`Settings`](crate::driver::Settings). The driver adds `connect`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! connector_api {
+    () => {
+        /// Settings for `host` with the defaults.
+        pub fn new(host: impl Into<String>) -> Self {
+            Self($crate::driver::Settings::new(host))
+        }
+
+        /// The port (default: 995 for implicit TLS, 110 otherwise).
+        pub fn port(self, port: u16) -> Self {
+            Self(self.0.port(port))
+        }
+
+        /// How the connection is protected.
+        pub fn tls_mode(self, mode: $crate::driver::TlsMode) -> Self {
+            Self(self.0.tls_mode(mode))
+        }
+
+        /// Your own rustls configuration (custom roots, client certificates, …).
+        pub fn tls_config(
+            self,
+            config: std::sync::Arc<$crate::driver::__rustls::ClientConfig>,
+        ) -> Self {
+            Self(self.0.tls_config(config))
+        }
+
+        /// Trusts only the CA certificates in this PEM file.
+        pub fn ca_file(self, path: impl AsRef<std::path::Path>) -> $crate::driver::Result<Self> {
+            self.0.ca_file(path).map(Self)
+        }
+
+        /// How long to wait for the TCP connection.
+        pub fn connect_timeout(self, timeout: std::time::Duration) -> Self {
+            Self(self.0.connect_timeout(timeout))
+        }
+
+        /// How long the server may stay silent while a reply (or the greeting, or the TLS
+        /// handshake) is due; `None` waits forever (not recommended).
+        pub fn timeout(self, timeout: impl Into<Option<std::time::Duration>>) -> Self {
+            Self(self.0.timeout(timeout))
+        }
+
+        /// Session settings of the core (pipelining, limits, low-speed limit, keepalive).
+        pub fn session_config(self, config: $crate::Config) -> Self {
+            Self(self.0.session_config(config))
+        }
+
+        /// Lets the login calls send credentials over a connection without TLS.
+        pub fn allow_insecure_auth(self, allow: bool) -> Self {
+            Self(self.0.allow_insecure_auth(allow))
+        }
+
+        /// The settings, as the core holds them.
+        pub fn settings(&self) -> &$crate::driver::Settings {
+            &self.0
+        }
+    };
+}

@@ -62,6 +62,10 @@ pub enum Part<'a> {
 }
 pub use settings::{Settings, TlsMode};
 
+/// For the drivers' macros (`connector_api!`).
+#[doc(hidden)]
+pub use rustls as __rustls;
+
 /// A fresh SCRAM client nonce: 18 bytes from the operating system's random source,
 /// base64-encoded (24 printable characters, no commas).
 ///
@@ -212,8 +216,11 @@ impl Pump {
         if self.written < self.out.len() || self.wants_input_check() {
             return;
         }
-        // What was written may have held a password: wipe it, not just forget it.
-        self.out.zeroize();
+        // What was written may have held a password: wipe it, not just forget it (only
+        // when something was: this runs before every read of a streaming body).
+        if !self.out.is_empty() {
+            self.out.zeroize();
+        }
         self.written = 0;
         let in_sasl = self.client.state() == SessionState::Sasl;
         if self.client.poll_transmit(&mut self.out) > 0 {

@@ -184,19 +184,17 @@ impl Begin {
             client.retract_unsent();
             self.floor = Some(client.next_handle());
         }
-        while !self.clear {
+        let owed = |client: &Client| client.in_flight() > 0 || client.awaiting_reply().is_some();
+        if !self.clear {
+            // Skipping the events in hand may settle what is owed; else wait for more.
+            if owed(client) && self.next_event(client)?.is_none() && owed(client) {
+                return Ok(false);
+            }
             if client.state() == SessionState::TlsHandshake {
                 // Only a StartTls procedure hands out the upgrade, and it is gone.
                 return Err(client.fail(RemoteError::TlsUpgradeAbandoned).into());
             }
-            if client.in_flight() == 0 && client.awaiting_reply().is_none() {
-                self.clear = true;
-            } else if self.next_event(client)?.is_none()
-                && (client.in_flight() > 0 || client.awaiting_reply().is_some())
-            {
-                // (The events just skipped may have been the last owed: then go on.)
-                return Ok(false);
-            }
+            self.clear = true;
         }
         Ok(true)
     }

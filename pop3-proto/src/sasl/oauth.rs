@@ -83,7 +83,9 @@ impl TokenExchange {
 /// assert_eq!(m.respond(br#"{"status":"401"}"#).unwrap().as_bytes(), b"");
 /// assert_eq!(m.failure_detail().unwrap().as_bytes(), br#"{"status":"401"}"#);
 /// ```
-pub struct XOAuth2(TokenExchange);
+pub struct XOAuth2 {
+    exchange: TokenExchange,
+}
 
 impl XOAuth2 {
     /// XOAUTH2 for `user` with an OAuth 2.0 access token.
@@ -94,14 +96,15 @@ impl XOAuth2 {
         initial.extend_from_slice(b"\x01auth=Bearer ");
         initial.extend_from_slice(token.as_bytes());
         initial.extend_from_slice(b"\x01\x01");
-        Self(TokenExchange {
+        let exchange = TokenExchange {
             mechanism: "XOAUTH2",
             initial: SaslResponse::new(initial),
             separators: 3,
             error_reply: b"",
             sent: false,
             detail: None,
-        })
+        };
+        Self { exchange }
     }
 }
 
@@ -122,58 +125,62 @@ impl XOAuth2 {
 pub struct OAuthBearer {
     user: Vec<u8>,
     token: SaslResponse,
-    host_port: Option<(Vec<u8>, u16)>,
-    exchange: Option<TokenExchange>,
+    exchange: TokenExchange,
 }
 
 impl OAuthBearer {
     /// OAUTHBEARER for `user` with an OAuth 2.0 access token.
     pub fn new(user: &str, token: &str) -> Self {
+        let (user, token) = (
+            user.as_bytes().to_vec(),
+            SaslResponse::new(token.as_bytes().to_vec()),
+        );
+        let exchange = Self::exchange_for(&user, &token, None);
         Self {
-            user: user.as_bytes().to_vec(),
-            token: SaslResponse::new(token.as_bytes().to_vec()),
-            host_port: None,
-            exchange: None,
+            user,
+            token,
+            exchange,
         }
     }
 
     /// Also names the server (RFC 7628's `host` and `port`), which some servers check.
     pub fn host_port(mut self, host: &str, port: u16) -> Self {
-        self.host_port = Some((host.as_bytes().to_vec(), port));
+        self.exchange = Self::exchange_for(&self.user, &self.token, Some((host.as_bytes(), port)));
         self
     }
 
-    fn exchange(&mut self) -> &mut TokenExchange {
-        let (user, token, host_port) = (&self.user, &self.token, &self.host_port);
-        self.exchange.get_or_insert_with(|| {
-            let mut initial = Vec::with_capacity(64 + user.len() + token.as_bytes().len());
-            initial.extend_from_slice(b"n,a=");
-            super::scram::push_saslname(&mut initial, user);
-            initial.extend_from_slice(b",\x01");
-            if let Some((host, port)) = host_port {
-                initial.extend_from_slice(b"host=");
-                initial.extend_from_slice(host);
-                initial.extend_from_slice(b"\x01port=");
-                initial.extend_from_slice(alloc::format!("{port}").as_bytes());
-                initial.push(1);
-            }
-            initial.extend_from_slice(b"auth=Bearer ");
-            initial.extend_from_slice(token.as_bytes());
-            initial.extend_from_slice(b"\x01\x01");
-            TokenExchange {
-                mechanism: "OAUTHBEARER",
-                separators: if host_port.is_some() { 5 } else { 3 },
-                initial: SaslResponse::new(initial),
-                error_reply: b"\x01",
-                sent: false,
-                detail: None,
-            }
-        })
+    fn exchange_for(
+        user: &[u8],
+        token: &SaslResponse,
+        host_port: Option<(&[u8], u16)>,
+    ) -> TokenExchange {
+        let mut initial = Vec::with_capacity(64 + user.len() + token.as_bytes().len());
+        initial.extend_from_slice(b"n,a=");
+        super::scram::push_saslname(&mut initial, user);
+        initial.extend_from_slice(b",\x01");
+        if let Some((host, port)) = host_port {
+            initial.extend_from_slice(b"host=");
+            initial.extend_from_slice(host);
+            initial.extend_from_slice(b"\x01port=");
+            initial.extend_from_slice(alloc::format!("{port}").as_bytes());
+            initial.push(1);
+        }
+        initial.extend_from_slice(b"auth=Bearer ");
+        initial.extend_from_slice(token.as_bytes());
+        initial.extend_from_slice(b"\x01\x01");
+        TokenExchange {
+            mechanism: "OAUTHBEARER",
+            separators: if host_port.is_some() { 5 } else { 3 },
+            initial: SaslResponse::new(initial),
+            error_reply: b"\x01",
+            sent: false,
+            detail: None,
+        }
     }
 }
 
 macro_rules! token_mechanism {
-    ($t:ty, $name:literal, $field:ident) => {
+    ($t:ty, $name:literal) => {
         impl fmt::Debug for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(concat!(stringify!($t), "(<redacted>)"))
@@ -185,35 +192,20 @@ macro_rules! token_mechanism {
                 name($name)
             }
             fn initial_response(&mut self) -> Result<Option<SaslResponse>, SaslError> {
-                self.$field().initial_response()
+                self.exchange.initial_response()
             }
             fn respond(&mut self, challenge: &[u8]) -> Result<SaslResponse, SaslError> {
-                self.$field().respond(challenge)
+                self.exchange.respond(challenge)
             }
             fn finish(&mut self) -> Result<(), SaslError> {
-                self.$field().finish()
+                self.exchange.finish()
             }
             fn failure_detail(&self) -> Option<ServerText> {
-                token_detail!(self, $field)
+                self.exchange.detail.clone()
             }
         }
     };
 }
 
-macro_rules! token_detail {
-    ($self:ident, exchange) => {
-        $self.exchange.as_ref().and_then(|x| x.detail.clone())
-    };
-    ($self:ident, inner) => {
-        $self.0.detail.clone()
-    };
-}
-
-impl XOAuth2 {
-    fn inner(&mut self) -> &mut TokenExchange {
-        &mut self.0
-    }
-}
-
-token_mechanism!(XOAuth2, "XOAUTH2", inner);
-token_mechanism!(OAuthBearer, "OAUTHBEARER", exchange);
+token_mechanism!(XOAuth2, "XOAUTH2");
+token_mechanism!(OAuthBearer, "OAUTHBEARER");
