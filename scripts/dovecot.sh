@@ -78,10 +78,6 @@ set_paths() {
     PIDFILE=$RUN/master.pid
 }
 
-have_pkg() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
-
 # Serialises installs and user creation: test binaries may start servers in parallel.
 with_setup_lock() {
     local dir=/run/lock
@@ -91,29 +87,7 @@ with_setup_lock() {
 }
 
 install_packages() {
-    local missing=() p
-    for p in dovecot-core dovecot-pop3d openssl; do have_pkg "$p" || missing+=("$p"); done
-    ((${#missing[@]})) || return 0
-
-    # The package would otherwise start a system-wide Dovecot on ports 110/995.
-    local made_policy=''
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        made_policy=1
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    local apt=(apt-get -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends)
-    echo "dovecot.sh: installing ${missing[*]}" >&2
-    # Only refresh the package lists when they are missing or stale.
-    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "${missing[@]}" >&2; then
-        apt-get -q -o DPkg::Lock::Timeout=300 update >&2
-        DEBIAN_FRONTEND=noninteractive "${apt[@]}" install "${missing[@]}" >&2
-    fi
-    if [[ -n $made_policy ]]; then
-        rm -f /usr/sbin/policy-rc.d
-        trap - EXIT
-    fi
+    "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" dovecot-core dovecot-pop3d openssl
 }
 
 ensure_mail_owner() {

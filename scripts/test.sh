@@ -30,6 +30,9 @@ fuzz/run-ci.sh
 step "fuzz target bodies over the checked-in corpus (stable)"
 cargo test --manifest-path fuzz/Cargo.toml
 
+step "real POP3 clients for the pop3 serve tests (Debian packages)"
+scripts/apt-install.sh mpop fetchmail curl
+
 step "a private Dovecot on loopback for the real-server tests"
 state=$(mktemp -d /tmp/pop3-dovecot.XXXXXX)
 trap 'scripts/dovecot.sh stop "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT

@@ -1,5 +1,6 @@
 //! `pop3 serve` against real clients: our own (both TLS modes), Python's poplib (POP3_SSL and
-//! STLS) and curl (pop3s), byte-exact; the maildrop lock; QUIT unlinking what was deleted.
+//! STLS), curl (pop3s), mpop and fetchmail (both TLS modes),
+//! byte-exact; the maildrop lock; QUIT unlinking what was deleted.
 
 #[path = "../../pop3-blocking/tests/support/mod.rs"]
 mod support;
@@ -244,4 +245,130 @@ fn curl_fetches_byte_exact_over_pop3s() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, messages()[0].1);
+}
+
+/// What a client that delivers with LF line ends must store: the served message, ended by a
+/// line end (POP3 cannot carry a missing final newline), with every CRLF made LF.
+fn delivered_with_lf() -> Vec<Vec<u8>> {
+    let mut want: Vec<Vec<u8>> = messages()
+        .into_iter()
+        .map(|(_, mut served)| {
+            if !served.ends_with(b"\r\n") {
+                served.extend_from_slice(b"\r\n");
+            }
+            let mut lf = Vec::with_capacity(served.len());
+            for (i, &b) in served.iter().enumerate() {
+                if !(b == b'\r' && served.get(i + 1) == Some(&b'\n')) {
+                    lf.push(b);
+                }
+            }
+            lf
+        })
+        .collect();
+    want.sort();
+    want
+}
+
+/// Writes a client's configuration file readable only by its owner (mpop and fetchmail
+/// refuse others).
+fn private_file(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn mpop_delivers_byte_exact_over_pop3s_and_stls() {
+    assert!(
+        have("mpop"),
+        "mpop is needed for this test (apt-get install mpop)"
+    );
+    let s = start("mpop");
+    for (port, starttls) in [(s.tls, "off"), (s.plain, "on")] {
+        let maildir = s.dir.join(format!("mpop-{starttls}"));
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        let rc = s.dir.join(format!("mpoprc-{starttls}"));
+        private_file(
+            &rc,
+            &format!(
+                "account test\nhost localhost\nport {port}\nuser alice\npassword secret\n\
+                 auth user\ntls on\ntls_starttls {starttls}\ntls_trust_file {ca}\n\
+                 delivery maildir {md}\nkeep on\nonly_new off\nreceived_header off\n\
+                 uidls_file {uidls}\n",
+                ca = s.dir.join("ca.pem").display(),
+                md = maildir.display(),
+                uidls = s.dir.join(format!("uidls-{starttls}")).display(),
+            ),
+        );
+        let out = Command::new("mpop")
+            .arg("--quiet")
+            .arg("-C")
+            .arg(&rc)
+            .arg("test")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mpop (tls_starttls {starttls}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got: Vec<Vec<u8>> = std::fs::read_dir(maildir.join("new"))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, delivered_with_lf(), "mpop, tls_starttls {starttls}");
+    }
+}
+
+#[test]
+fn fetchmail_delivers_byte_exact_over_pop3s_and_stls() {
+    assert!(
+        have("fetchmail"),
+        "fetchmail is needed for this test (apt-get install fetchmail)"
+    );
+    let s = start("fetchmail");
+    // `ssl` is implicit TLS; `sslproto` alone on the plain port makes fetchmail require STLS.
+    for (port, tls, tag) in [
+        (s.tls, "ssl", "pop3s"),
+        (s.plain, "sslproto 'tls1.2+'", "stls"),
+    ] {
+        let delivered = s.dir.join(format!("fetchmail-{tag}"));
+        std::fs::create_dir_all(&delivered).unwrap();
+        let rc = s.dir.join(format!("fetchmailrc-{tag}"));
+        private_file(
+            &rc,
+            &format!(
+                "set no syslog\n\
+                 poll localhost protocol POP3 port {port} auth password\n  \
+                 user \"alice\" there with password \"secret\" is \"root\" here\n  \
+                 {tls} sslcertfile {ca} sslcertck\n  keep fetchall norewrite\n  \
+                 mda \"/bin/sh -c 'cat > $(mktemp {dir}/msg.XXXXXX)'\"\n",
+                ca = s.dir.join("ca.pem").display(),
+                dir = delivered.display(),
+            ),
+        );
+        let out = Command::new("fetchmail")
+            .arg("-f")
+            .arg(&rc)
+            .args(["--nodetach", "--invisible", "--pidfile"])
+            .arg(s.dir.join(format!("fetchmail-{tag}.pid")))
+            .env("HOME", &s.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "fetchmail ({tag}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got: Vec<Vec<u8>> = std::fs::read_dir(&delivered)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, delivered_with_lf(), "fetchmail over {tag}");
+    }
 }
