@@ -14,13 +14,19 @@
 #   (d) 1,000 concurrent pop3-tokio sessions on one current-thread runtime against minipop:
 #       messages/s and client RSS per session (target < 64 KiB), at the default read_size and
 #       at 16 KiB.
+#   (e) pop3 serve against Dovecot, the same client against both, pop3 serve serving Dovecot's
+#       own Maildirs: (a)'s mailbox and (b)'s message with pop3-blocking bench_fetch, and
+#       BENCH_SESSIONS concurrent bench_scale sessions (one user each, 10 messages) held open
+#       while the servers' memory is read. Every user has the same Argon2id hash on both.
+#       Server CPU is its whole process tree's (Dovecot runs a process per session); memory is
+#       PSS, so pages Dovecot's processes share count once.
 # Every time is the whole process's wall time, the median of BENCH_RUNS runs (default 3),
 # rounds interleaved across clients so a drift in machine load hits them all alike; peak RSS
 # is the highest of those runs (GNU time's %M). In the tables, "vs raw" is a client's speed as a
 # share of the raw ceiling's, and "blk gain"/"tok gain" how many times faster pop3-blocking and
 # pop3-tokio are than that client.
 #
-# Environment: BENCH_RUNS (default 3); BENCH_SECTIONS (default "a b c d"); BENCH_SESSIONS
+# Environment: BENCH_RUNS (default 3); BENCH_SECTIONS (default "a b c d e"); BENCH_SESSIONS
 # (default 1000); BENCH_MESSAGES and BENCH_BIG_MIB (default 10000 and 1024: smaller for a
 # quick trial of the script itself). Needs ~3 GiB free under /tmp for the big message in (b)
 # and (c), and ~3 GiB of memory for poplib on it (each skipped with a note if short). Takes
@@ -32,7 +38,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 readonly ROOT
 readonly RUNS=${BENCH_RUNS:-3}
-readonly SECTIONS=${BENCH_SECTIONS:-a b c d}
+readonly SECTIONS=${BENCH_SECTIONS:-a b c d e}
 readonly SESSIONS=${BENCH_SESSIONS:-1000}
 readonly SMALL_COUNT=${BENCH_MESSAGES:-10000}
 readonly BIG_MIB=${BENCH_BIG_MIB:-1024}
@@ -44,6 +50,7 @@ readonly HOST=127.0.0.1
 WORK=''           # scratch: generated mail, command files, build outputs
 STATE=''          # Dovecot's state dir (its maildirs hold a copy of every message)
 MINIPOP_PID=''
+BIG_FILLED=''
 
 # Insertion sort of a[1..k] by value, for medians (Debian's awk is mawk: no asort).
 readonly AWK_ISORT='
@@ -58,6 +65,7 @@ want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 cleanup() {
     local status=$?
     stop_minipop
+    stop_serve
     if [[ -n $STATE ]]; then
         "$ROOT/scripts/dovecot.sh" stop "$STATE" >/dev/null 2>&1 || true
         rm -rf "$STATE"
@@ -180,19 +188,52 @@ def pop(host, port, user, password, ca=None):
     p.quit()
     print(count, octets)
 
+def tree(root):
+    """CPU seconds and PSS (KiB) of a process and all its descendants, and how many there are.
+    CPU includes what each has reaped from its children, so sessions that ended count too."""
+    import os
+    procs = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        procs[int(p)] = stat[stat.rindex(")") + 2:].split()
+    kids = {}
+    for pid, f in procs.items():
+        kids.setdefault(int(f[1]), []).append(pid)
+    todo, ticks, pss, n = [int(root)], 0, 0, 0
+    while todo:
+        pid = todo.pop()
+        if pid not in procs:
+            continue
+        n += 1
+        ticks += sum(int(x) for x in procs[pid][11:15])
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            pass
+        todo += kids.get(pid, [])
+    print(f"{ticks / os.sysconf('SC_CLK_TCK'):.2f} {pss} {n}")
+
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
     {"gen-small": lambda f, c: gen_small(f, int(c)),
      "gen-big": lambda p, s: gen_big(p, int(s)),
-     "poplib": pop}[cmd](*args)
+     "poplib": pop,
+     "tree": tree}[cmd](*args)
 EOF
 }
 
-# Builds one example and copies the binary out: both drivers have an example called
-# bench_fetch, and target/release/examples/ keeps only the last one built under that name.
+# Builds one example (or with KIND=--bin, a binary) and copies it out: both drivers have an
+# example called bench_fetch, and target/release/examples/ keeps only the last one built.
 build_example() {
-    local package=$1 example=$2 dest=$3 exe
-    exe=$(cd "$ROOT" && cargo build --release --quiet -p "$package" --example "$example" \
+    local package=$1 example=$2 dest=$3 kind=${4:---example} exe
+    exe=$(cd "$ROOT" && cargo build --release --quiet -p "$package" "$kind" "$example" \
         --message-format=json-render-diagnostics |
         python3 -c 'import json, sys
 for line in sys.stdin:
@@ -210,6 +251,7 @@ build() {
     build_example pop3-tokio bench_fetch "$WORK/bin/tokio_fetch"
     build_example pop3-tokio minipop "$WORK/bin/minipop"
     build_example pop3-tokio bench_scale "$WORK/bin/bench_scale"
+    build_example pop3-cli pop3 "$WORK/bin/pop3" --bin
 }
 
 start_dovecot() {
@@ -455,6 +497,183 @@ scale_section() {
     stop_minipop
 }
 
+# ----- the server benchmark: pop3 serve against Dovecot --------------------------------------
+
+readonly SCALE_PASS=scale-pw SCALE_MESSAGES=10
+SERVE_PID=''
+
+stop_serve() {
+    if [[ -n $SERVE_PID ]]; then
+        kill "$SERVE_PID" 2>/dev/null || true
+        wait "$SERVE_PID" 2>/dev/null || true
+        SERVE_PID=''
+    fi
+}
+
+# SESSIONS users scale0.. with SCALE_MESSAGES messages each, in Dovecot.
+fill_scale() {
+    local i md hash
+    note "adding $SESSIONS users of $SCALE_MESSAGES messages each"
+    for ((i = 0; i < SESSIONS; i++)); do
+        "$ROOT/scripts/dovecot.sh" adduser "$STATE" "scale$i" "$SCALE_PASS"
+    done
+    mkdir "$WORK/scale"
+    python3 "$WORK/helpers.py" gen-small "$WORK/scale" "$SCALE_MESSAGES" >/dev/null
+    "$ROOT/scripts/dovecot.sh" fill "$STATE" scale0 "$WORK/scale" >/dev/null
+    rm -rf "$WORK/scale"
+    md=$POP3_MAILDIR_ROOT/scale0/Maildir/cur
+    for ((i = 1; i < SESSIONS; i++)); do
+        cp -a "$md/." "$POP3_MAILDIR_ROOT/scale$i/Maildir/cur/"
+    done
+}
+
+# From here on both servers check the same Argon2id hash for each user: Dovecot's users file
+# gets the very PHC strings pop3 serve's has.
+argon2_everywhere() {
+    SMALL_HASH=$(POP3_PASSWORD=$SMALL_PASS "$WORK/bin/pop3" hash-password)
+    BIG_HASH=$(POP3_PASSWORD=$BIG_PASS "$WORK/bin/pop3" hash-password)
+    SCALE_HASH=$(POP3_PASSWORD=$SCALE_PASS "$WORK/bin/pop3" hash-password)
+    SMALL_HASH=$SMALL_HASH BIG_HASH=$BIG_HASH SCALE_HASH=$SCALE_HASH python3 - "$STATE/users" <<'PY'
+import os, sys
+path = sys.argv[1]
+def hashed(line):
+    name, rest = line.split(":", 1)
+    key = "SCALE_HASH" if name.startswith("scale") else {"small": "SMALL_HASH", "big": "BIG_HASH"}.get(name)
+    if key is None:
+        return line
+    return name + ":{ARGON2ID}" + os.environ[key] + ":" + rest.split(":", 1)[1]
+lines = [hashed(l) for l in open(path)]
+st = os.stat(path)
+with open(path + ".tmp", "w") as f:
+    f.writelines(lines)
+os.chown(path + ".tmp", st.st_uid, st.st_gid)
+os.chmod(path + ".tmp", st.st_mode)
+os.replace(path + ".tmp", path)
+PY
+}
+
+# pop3 serve over Dovecot's own Maildirs (symlinked), same users and passwords.
+start_serve() {
+    local root=$WORK/serve-root users=$WORK/serve-users i out=$WORK/serve.err
+    mkdir -p "$root"
+    : >"$users"
+    add_serve_user() {
+        ln -s "$POP3_MAILDIR_ROOT/$1/Maildir" "$root/$1"
+        printf '%s:%s\n' "$1" "$2" >>"$users"
+    }
+    add_serve_user "$SMALL_USER" "$SMALL_HASH"
+    [[ -z $BIG_FILLED ]] || add_serve_user "$BIG_USER" "$BIG_HASH"
+    for ((i = 0; i < SESSIONS; i++)); do add_serve_user "scale$i" "$SCALE_HASH"; done
+    SERVE_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$WORK/bin/pop3" serve --root "$root" --users "$users" --listen "$HOST:$SERVE_PORT" \
+        --allow-plaintext-auth 2>"$out" &
+    SERVE_PID=$!
+    for ((i = 0; i < 200; i++)); do
+        grep -q "POP3 on" "$out" && return 0
+        kill -0 "$SERVE_PID" 2>/dev/null || die "pop3 serve died: $(cat "$out")"
+        sleep 0.05
+    done
+    die "pop3 serve did not start"
+}
+
+tree_stat() { python3 "$WORK/helpers.py" tree "$1"; }
+
+# serve_workload TITLE COUNT BYTES USER PASS: the same client (pop3-blocking bench_fetch)
+# against Dovecot and pop3 serve, RUNS rounds interleaved; per server the median client wall
+# time, the server's CPU for the run (its whole process tree) and its memory after.
+serve_workload() {
+    local title=$1 count=$2 bytes=$3 user=$4 pass=$5 run name port pid before after
+    local -A secs=() cpu=() pss=()
+    for ((run = 1; run <= RUNS; run++)); do
+        for name in dovecot serve; do
+            if [[ $name == dovecot ]]; then port=$POP3_PORT pid=$POP3_PID; else port=$SERVE_PORT pid=$SERVE_PID; fi
+            before=$(tree_stat "$pid")
+            measure "$WORK/out.txt" env POP3_PASSWORD="$pass" "$WORK/bin/blocking_fetch" "$HOST" "$port" "$user" none
+            check ours "$count" "$WORK/out.txt"
+            sleep 0.3 # let Dovecot reap the session's process, so its CPU is counted
+            after=$(tree_stat "$pid")
+            secs[$name]+="$M_SECS "
+            cpu[$name]+="$(awk -v a="${before%% *}" -v b="${after%% *}" 'BEGIN { printf "%.2f", b - a }') "
+            pss[$name]+="$(echo "$after" | cut -d' ' -f2) "
+        done
+    done
+    echo
+    echo "== $title"
+    for name in dovecot serve; do
+        printf '%s|%s|%s|%s\n' "$name" "${secs[$name]}" "${cpu[$name]}" "${pss[$name]}"
+    done | awk -F'|' -v n="$count" -v bytes="$bytes" "$AWK_ISORT"'
+        function median(s,   a, k) { k = split(s, a, " "); isort(a, k); return a[int((k + 1) / 2)] }
+        BEGIN { printf "%-22s %9s %9s %9s %12s %14s %16s\n", "server (median)", "seconds", "msg/s",
+                    "MB/s", "server CPU s", "CPU us/msg", "server PSS after" }
+        { t = median($2); c = median($3); m = median($4)
+          printf "%-22s %9.3f %9.0f %9.1f %12.2f %14.1f %13.1f MB\n", ($1 == "serve" ? "pop3 serve" : "dovecot"),
+              t, n / t, bytes / t / 1e6, c, c / n * 1e6, m * 1024 / 1e6 }'
+}
+
+# SESSIONS concurrent bench_scale sessions against each server: every session logs in (one
+# Argon2id check each, on both), all are held open while the server's memory is measured,
+# then each fetches its SCALE_MESSAGES messages and quits.
+serve_scale() {
+    local run name port pid base during before after line err
+    local -A mem=() cpu=() rate=() procs=()
+    for ((run = 1; run <= RUNS; run++)); do
+        for name in dovecot serve; do
+            if [[ $name == dovecot ]]; then port=$POP3_PORT pid=$POP3_PID; else port=$SERVE_PORT pid=$SERVE_PID; fi
+            before=$(tree_stat "$pid")
+            err=$WORK/scale.err
+            : >"$err"
+            POP3_USER='scale{n}' POP3_PASSWORD=$SCALE_PASS POP3_HOLD_MS=3000 \
+                "$WORK/bin/bench_scale" "$HOST" "$port" "$SESSIONS" >"$WORK/scale.out" 2>"$err" &
+            local client=$!
+            while ! grep -q "all logged in" "$err"; do
+                kill -0 "$client" 2>/dev/null || break
+                sleep 0.05
+            done
+            sleep 1 # the last logins settle (Dovecot hands each from its login process)
+            during=$(tree_stat "$pid")
+            wait "$client" || die "bench_scale against $name: $(cat "$err" "$WORK/scale.out")"
+            line=$(cat "$WORK/scale.out")
+            [[ $line == *" failures=0" ]] || die "bench_scale against $name: $line"
+            sleep 0.5
+            after=$(tree_stat "$pid")
+            mem[$name]+="$(awk -v a="$(echo "$before" | cut -d' ' -f2)" -v b="$(echo "$during" | cut -d' ' -f2)" \
+                'BEGIN { printf "%.1f", (b - a) / '"$SESSIONS"' }') "
+            cpu[$name]+="$(awk -v a="${before%% *}" -v b="${after%% *}" 'BEGIN { printf "%.2f", b - a }') "
+            rate[$name]+="$(echo "$line" | sed 's/.* fetch_messages_per_s=\([0-9]*\).*/\1/') "
+            procs[$name]=$(echo "$during" | cut -d' ' -f3)
+        done
+    done
+    echo
+    echo "== (e) $SESSIONS concurrent sessions, $SCALE_MESSAGES messages of 3-5 KB each (client: pop3-tokio bench_scale)"
+    for name in dovecot serve; do
+        printf '%s|%s|%s|%s|%s\n' "$name" "${mem[$name]}" "${cpu[$name]}" "${rate[$name]}" "${procs[$name]}"
+    done | awk -F'|' -v n="$SESSIONS" -v m="$SCALE_MESSAGES" "$AWK_ISORT"'
+        function median(s,   a, k) { k = split(s, a, " "); isort(a, k); return a[int((k + 1) / 2)] }
+        BEGIN { printf "%-22s %18s %12s %16s %16s %14s\n", "server (median)", "KiB/session (PSS)",
+                    "processes", "server CPU s", "CPU ms/session", "fetch msg/s" }
+        { c = median($3)
+          printf "%-22s %18.1f %12s %16.2f %16.2f %14.0f\n", ($1 == "serve" ? "pop3 serve" : "dovecot"),
+              median($2), $5, c, c / n * 1e3, median($4) }'
+    echo "Both check one Argon2id hash (m=19 MiB, t=2) per login, the same hash strings."
+}
+
+serve_section() {
+    raise_nofile
+    fill_scale
+    argon2_everywhere
+    start_serve
+    echo
+    echo "pop3 serve on $HOST:$SERVE_PORT over Dovecot's Maildirs; Dovecot on $HOST:$POP3_PORT"
+    serve_workload "(e) $SMALL_COUNT messages of 3-5 KB, one session (client: pop3-blocking bench_fetch)" \
+        "$SMALL_COUNT" "$SMALL_BYTES" "$SMALL_USER" "$SMALL_PASS"
+    if [[ -n $BIG_FILLED ]]; then
+        serve_workload "(e) one $BIG_MIB MiB message (client: pop3-blocking bench_fetch)" \
+            1 "$BIG_BYTES" "$BIG_USER" "$BIG_PASS"
+    fi
+    serve_scale
+    stop_serve
+}
+
 # ----- main ----------------------------------------------------------------------------------
 
 main() {
@@ -470,15 +689,15 @@ main() {
     machine
 
     local big=1
-    if (want b || want c) && ! big_fits; then
+    if (want b || want c || want e) && ! big_fits; then
         note "less than 3 GiB free under $WORK: skipping the 1 GiB message"
         big=''
     fi
-    if want a || want b || want c; then
+    if want a || want b || want c || want e; then
         start_dovecot
         echo "dovecot: plain port $POP3_PORT, implicit TLS port $POP3S_PORT (127.0.0.1)"
         fill_small
-        [[ -z $big ]] || fill_big
+        [[ -z $big ]] || { fill_big; BIG_FILLED=1; }
         echo "mail: $SMALL_COUNT messages, $SMALL_BYTES bytes; one message of $BIG_BYTES bytes"
     fi
 
@@ -503,6 +722,9 @@ main() {
     fi
     if want d; then
         scale_section
+    fi
+    if want e; then
+        serve_section
     fi
     echo
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -234,6 +234,11 @@ state_dir = $LIB
 log_path = $LOG
 protocols = pop3
 listen = $listen
+# Room for the server benchmark's 1,000 concurrent sessions (scripts/bench.sh, section e):
+# by default each service runs at most 100 processes, and one pop3-login process serves
+# one connection.
+default_process_limit = 1200
+default_client_limit = 4096
 
 service pop3-login {
   inet_listener pop3 {

@@ -5,7 +5,7 @@
 //! with LF line ends turned into CRLF (sizes count them so); QUIT unlinks what was deleted;
 //! a second session on a maildrop gets `-ERR [IN-USE]`.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use pop3_tokio::pop3_proto::server::{MessageInfo, ServerConfig};
 use pop3_tokio::pop3_proto::{Password, ResponseCode};
@@ -35,6 +35,8 @@ pub struct MaildirStore {
     root: PathBuf,
     users: HashMap<Vec<u8>, String>,
     open: Arc<Mutex<HashSet<Vec<u8>>>>,
+    /// Each user's message sizes from the last scan of their Maildir.
+    sizes: Mutex<HashMap<Vec<u8>, Sizes>>,
 }
 
 impl MaildirStore {
@@ -68,8 +70,84 @@ impl MaildirStore {
             root,
             users,
             open: Arc::default(),
+            sizes: Mutex::default(),
         })
     }
+}
+
+/// A password check for [`Checkers`]: the PHC hash, the password, where the verdict goes.
+type CheckJob = (String, Vec<u8>, tokio::sync::oneshot::Sender<bool>);
+
+/// Argon2 takes ~20 ms and 19 MiB per check. One thread per core checks passwords, each
+/// reusing its own Argon2 memory: a burst of logins queues instead of allocating (and, as the
+/// allocator keeps freed blocks that large, keeping) 19 MiB per concurrent login.
+struct Checkers {
+    jobs: std::sync::mpsc::Sender<CheckJob>,
+}
+
+impl Checkers {
+    fn shared() -> &'static Checkers {
+        static SHARED: std::sync::OnceLock<Checkers> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| {
+            let (jobs, queue) = std::sync::mpsc::channel::<CheckJob>();
+            let queue = Arc::new(Mutex::new(queue));
+            for _ in 0..std::thread::available_parallelism().map_or(1, |n| n.get()) {
+                let queue = queue.clone();
+                std::thread::spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok((hash, password, verdict)) = job else {
+                            return;
+                        };
+                        let _ = verdict.send(password_matches(&hash, &password, &mut memory));
+                    }
+                });
+            }
+            Checkers { jobs }
+        })
+    }
+
+    async fn check(&self, hash: String, password: Vec<u8>) -> bool {
+        let (verdict, answer) = tokio::sync::oneshot::channel();
+        self.jobs.send((hash, password, verdict)).is_ok() && answer.await.unwrap_or(false)
+    }
+}
+
+/// Whether `password` has the Argon2 PHC `hash`, computed in `memory` (grown as the hash's
+/// parameters need, then kept for the next check); the comparison is constant-time.
+fn password_matches(hash: &str, password: &[u8], memory: &mut Vec<argon2::Block>) -> bool {
+    use argon2::{Algorithm, Params, Version};
+    let Ok(hash) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (hash.hash, hash.salt) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) =
+        (Algorithm::try_from(hash.algorithm), Params::try_from(&hash))
+    else {
+        return false;
+    };
+    let Ok(version) = hash
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, &mut memory[..blocks])
+        .is_ok()
+        && argon2::password_hash::Output::new(&out).is_ok_and(|got| got == expected)
 }
 
 impl Mailstore for MaildirStore {
@@ -79,14 +157,7 @@ impl Mailstore for MaildirStore {
         let refused = || Refusal::new(Some(ResponseCode::Auth), "authentication failed");
         let hash = self.users.get(user).ok_or_else(refused)?.clone();
         let secret = password.as_bytes().to_vec();
-        // Argon2 is slow on purpose: off the reactor.
-        let verified = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .is_ok_and(|h| Argon2::default().verify_password(&secret, &h).is_ok())
-        })
-        .await
-        .unwrap_or(false);
-        if !verified {
+        if !Checkers::shared().check(hash, secret).await {
             return Err(refused());
         }
         let name = std::str::from_utf8(user).map_err(|_| refused())?;
@@ -102,12 +173,27 @@ impl Mailstore for MaildirStore {
             ));
         }
         let dir = self.root.join(name);
-        match scan(&dir).await {
-            Ok(messages) => Ok(MaildirDrop {
-                user: user.to_vec(),
-                open: self.open.clone(),
-                messages,
-            }),
+        let known = self
+            .sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(user)
+            .unwrap_or_default();
+        let scanned = tokio::task::spawn_blocking(move || scan(&dir, &known))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+        match scanned {
+            Ok((messages, sizes)) => {
+                self.sizes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(user.to_vec(), sizes);
+                Ok(MaildirDrop {
+                    user: user.to_vec(),
+                    open: self.open.clone(),
+                    messages,
+                })
+            }
             Err(e) => {
                 self.open
                     .lock()
@@ -129,35 +215,48 @@ struct Entry {
     uid: Vec<u8>,
 }
 
-/// The messages of `cur/` and `new/`, oldest name first.
-async fn scan(dir: &Path) -> io::Result<Vec<Entry>> {
+/// Served sizes by file name. A Maildir file's content never changes once it is in `cur/` or
+/// `new/` (a flag change renames it), so a name seen before needs no second read.
+type Sizes = HashMap<std::ffi::OsString, u64>;
+
+/// The messages of `cur/` and `new/`, oldest name first, with the sizes of their files as
+/// served; `known` saves reading files whose names an earlier scan saw.
+fn scan(dir: &Path, known: &Sizes) -> io::Result<(Vec<Entry>, Sizes)> {
     let mut entries = Vec::new();
+    let mut sizes = Sizes::new();
     for sub in ["cur", "new"] {
-        let mut reader = match tokio::fs::read_dir(dir.join(sub)).await {
+        let reader = match std::fs::read_dir(dir.join(sub)) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        while let Some(entry) = reader.next_entry().await? {
-            if !entry.file_type().await?.is_file() {
+        for entry in reader {
+            let entry = entry?;
+            if !entry.file_type()?.is_file() {
                 continue;
             }
+            let file_name = entry.file_name();
             let path = entry.path();
-            let bytes = tokio::fs::read(&path).await?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let size = match known.get(&file_name) {
+                Some(&size) => size,
+                None => served_size(&std::fs::read(&path)?),
+            };
+            let name = file_name.to_string_lossy();
             let base = name.split(':').next().unwrap_or(&name).to_string();
-            entries.push((base, path, served_size(&bytes)));
+            entries.push((base, path, size));
+            sizes.insert(file_name, size);
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(entries
+    let entries = entries
         .into_iter()
         .map(|(base, path, size)| Entry {
             uid: uid(&base),
             path,
             size,
         })
-        .collect())
+        .collect();
+    Ok((entries, sizes))
 }
 
 /// A unique id from a Maildir name: the name itself when it fits POP3's 1–70 characters of
@@ -174,12 +273,10 @@ fn uid(base: &str) -> Vec<u8> {
 
 /// The size of `bytes` with every LF not preceded by CR turned into CRLF.
 fn served_size(bytes: &[u8]) -> u64 {
-    let bare = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
-        .count();
-    (bytes.len() + bare) as u64
+    let mut crlf = Crlf::default();
+    let mut total = 0;
+    crlf.scan(bytes, |run| total += run.len() as u64);
+    total
 }
 
 /// An open Maildir, locked while it lives.
@@ -188,6 +285,9 @@ pub struct MaildirDrop {
     open: Arc<Mutex<HashSet<Vec<u8>>>>,
     messages: Vec<Entry>,
 }
+
+/// How much of a message file one blocking read takes, and so the most one read-ahead holds.
+const FILE_BLOCK: usize = 256 * 1024;
 
 impl Maildrop for MaildirDrop {
     fn listing(&self) -> Vec<MessageInfo> {
@@ -198,16 +298,52 @@ impl Maildrop for MaildirDrop {
     }
 
     async fn read(&mut self, index: usize) -> io::Result<Box<dyn AsyncRead + Send + Unpin>> {
-        let path = &self
+        let path = self
             .messages
             .get(index)
             .ok_or(io::ErrorKind::NotFound)?
-            .path;
-        let file = tokio::fs::File::open(path).await?;
-        Ok(Box::new(Crlf {
-            inner: file,
-            last_cr: false,
-            pending_lf: false,
+            .path
+            .clone();
+        // One blocking task reads the file ahead of the session, a block at a time: a small
+        // message costs one hop to the blocking pool, not one per read.
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let (opened_tx, opened) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut file = match std::fs::File::open(&path) {
+                Ok(file) => {
+                    let _ = opened_tx.send(Ok(()));
+                    file
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut crlf = Crlf::default();
+            let mut raw = vec![0u8; FILE_BLOCK];
+            loop {
+                let block = match file.read(&mut raw) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        let mut served = Vec::with_capacity(n + n / 16);
+                        crlf.scan(&raw[..n], |run| served.extend_from_slice(run));
+                        Ok(served)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                };
+                let failed = block.is_err();
+                if tx.blocking_send(block).is_err() || failed {
+                    return; // the session stopped reading, or the file failed
+                }
+            }
+        });
+        opened.await.map_err(io::Error::other)??;
+        Ok(Box::new(Blocks {
+            rx,
+            block: Vec::new(),
+            at: 0,
         }))
     }
 
@@ -233,47 +369,60 @@ impl Drop for MaildirDrop {
     }
 }
 
-/// A reader that turns every LF not preceded by CR into CRLF.
-struct Crlf<R> {
-    inner: R,
+/// Turns every LF not preceded by CR into CRLF, across the blocks of one file.
+#[derive(Default)]
+struct Crlf {
     last_cr: bool,
-    /// The LF of a CRLF that did not fit in the caller's buffer.
-    pending_lf: bool,
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for Crlf<R> {
+impl Crlf {
+    /// Hands `emit` the served form of `raw` as runs of bytes.
+    fn scan(&mut self, raw: &[u8], mut emit: impl FnMut(&[u8])) {
+        let mut from = 0;
+        for lf in memchr::memchr_iter(b'\n', raw) {
+            let cr_before = if lf == 0 {
+                self.last_cr
+            } else {
+                raw[lf - 1] == b'\r'
+            };
+            if !cr_before {
+                emit(&raw[from..lf]);
+                emit(b"\r");
+                from = lf;
+            }
+        }
+        emit(&raw[from..]);
+        if let Some(&last) = raw.last() {
+            self.last_cr = last == b'\r';
+        }
+    }
+}
+
+/// The session's side of a file's read-ahead: an `AsyncRead` over the blocks it receives.
+struct Blocks {
+    rx: tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    block: Vec<u8>,
+    at: usize,
+}
+
+impl AsyncRead for Blocks {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.pending_lf {
-            buf.put_slice(b"\n");
-            this.pending_lf = false;
-            return Poll::Ready(Ok(()));
-        }
-        // Read at most half the room, so every LF can grow to CRLF.
-        let room = (buf.remaining() / 2).max(1);
-        let mut raw = vec![0u8; room];
-        let mut raw_buf = ReadBuf::new(&mut raw);
-        match Pin::new(&mut this.inner).poll_read(cx, &mut raw_buf) {
-            Poll::Ready(Ok(())) => {}
-            other => return other,
-        }
-        for &b in raw_buf.filled() {
-            if b == b'\n' && !this.last_cr {
-                if buf.remaining() >= 2 {
-                    buf.put_slice(b"\r\n");
-                } else {
-                    buf.put_slice(b"\r");
-                    this.pending_lf = true;
-                }
-            } else {
-                buf.put_slice(&[b]);
+        while this.at == this.block.len() {
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Some(Ok(block))) => (this.block, this.at) = (block, 0),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                Poll::Ready(None) => return Poll::Ready(Ok(())), // end of file
+                Poll::Pending => return Poll::Pending,
             }
-            this.last_cr = b == b'\r';
         }
+        let n = buf.remaining().min(this.block.len() - this.at);
+        buf.put_slice(&this.block[this.at..this.at + n]);
+        this.at += n;
         Poll::Ready(Ok(()))
     }
 }
@@ -373,4 +522,41 @@ fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     .with_single_cert(chain, key)
     .map_err(|e| format!("the certificate and key do not go together: {e}"))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The served form of `raw` cut into blocks at `cut`.
+    fn served(raw: &[u8], cut: usize) -> Vec<u8> {
+        let mut crlf = Crlf::default();
+        let mut out = Vec::new();
+        for block in [&raw[..cut], &raw[cut..]] {
+            crlf.scan(block, |run| out.extend_from_slice(run));
+        }
+        out
+    }
+
+    #[test]
+    fn password_check_reuses_its_memory_and_tells_right_from_wrong() {
+        let hash = hash_password("right").unwrap();
+        let mut memory = Vec::new();
+        assert!(password_matches(&hash, b"right", &mut memory));
+        let grown = memory.len();
+        assert!(grown > 0);
+        assert!(!password_matches(&hash, b"wrong", &mut memory));
+        assert!(!password_matches("not a hash", b"right", &mut memory));
+        assert_eq!(memory.len(), grown);
+    }
+
+    #[test]
+    fn bare_lf_becomes_crlf_wherever_the_blocks_are_cut() {
+        let raw = b"\na\nb\r\nc\r\r\n\n.\n";
+        let want = b"\r\na\r\nb\r\nc\r\r\n\r\n.\r\n";
+        for cut in 0..=raw.len() {
+            assert_eq!(served(raw, cut), want, "cut at {cut}");
+        }
+        assert_eq!(served_size(raw), want.len() as u64);
+    }
 }

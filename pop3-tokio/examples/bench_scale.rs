@@ -9,8 +9,12 @@
 //! ```
 //!
 //! SESSIONS defaults to 1,000 (mind `ulimit -n`). Environment: `POP3_USER` and
-//! `POP3_PASSWORD` (default `bench`/`bench`), `POP3_WINDOW` (pipelining window),
-//! `POP3_READ_SIZE` (bytes; the receive buffer's `Config::read_size`, default 64 KiB).
+//! `POP3_PASSWORD` (default `bench`/`bench`; a `{n}` in `POP3_USER` becomes the session's
+//! index, 0 to SESSIONS-1, for servers that lock a maildrop to one session),
+//! `POP3_WINDOW` (pipelining window), `POP3_READ_SIZE` (bytes; the receive buffer's
+//! `Config::read_size`, default 64 KiB), `POP3_HOLD_MS` (once every session is logged in,
+//! print `all logged in` on stderr and hold them open this long before fetching, so a
+//! benchmark can measure the server with every session open; default 0).
 //!
 //! Prints one line of `key=value` pairs: sessions, messages, bytes, seconds (first connect
 //! to last QUIT), messages_per_s, fetch_messages_per_s (the fetch phase alone), and memory
@@ -78,8 +82,10 @@ fn status_kib(field: &str) -> u64 {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn session(connector: Connector, shared: Arc<Shared>) -> Result<(), BoxError> {
-    let user = std::env::var("POP3_USER").unwrap_or_else(|_| "bench".into());
+async fn session(connector: Connector, shared: Arc<Shared>, index: usize) -> Result<(), BoxError> {
+    let user = std::env::var("POP3_USER")
+        .unwrap_or_else(|_| "bench".into())
+        .replace("{n}", &index.to_string());
     let password = std::env::var("POP3_PASSWORD").unwrap_or_else(|_| "bench".into());
     let login = async {
         let mut pop = connector.connect().await?;
@@ -137,6 +143,10 @@ fn main() -> Result<(), BoxError> {
         config.read_size = size.parse()?;
     }
     let read_size = config.read_size;
+    let hold = Duration::from_millis(match std::env::var("POP3_HOLD_MS") {
+        Ok(ms) => ms.parse()?,
+        Err(_) => 0,
+    });
     let connector = Connector::new(host.as_str())
         .port(port)
         .tls_mode(TlsMode::InsecurePlaintext)
@@ -152,14 +162,22 @@ fn main() -> Result<(), BoxError> {
         let mut handles = Vec::with_capacity(sessions);
         let base = status_kib("VmRSS");
         let start = Instant::now();
-        for _ in 0..sessions {
-            handles.push(tokio::spawn(session(connector.clone(), shared.clone())));
+        for index in 0..sessions {
+            handles.push(tokio::spawn(session(
+                connector.clone(),
+                shared.clone(),
+                index,
+            )));
         }
         while shared.arrived.load(Ordering::SeqCst) < sessions {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let connected = status_kib("VmRSS");
         let login_secs = start.elapsed().as_secs_f64();
+        if hold > Duration::ZERO {
+            eprintln!("all logged in");
+            tokio::time::sleep(hold).await;
+        }
         let fetch_start = Instant::now();
         shared.gate.open();
         // Sample while the sessions fetch; the runtime interleaves this task with them.

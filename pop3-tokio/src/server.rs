@@ -247,7 +247,8 @@ async fn run<C: Conn, M: Mailstore>(
     server.greet(&entropy);
     let mut maildrop: Option<M::Maildrop> = None;
     let mut input = vec![0u8; 1024];
-    let mut chunk = vec![0u8; CHUNK];
+    // Allocated at the first RETR/TOP: a session that only logs in and lists holds none.
+    let mut chunk = Vec::new();
     let mut out = Vec::new();
     loop {
         while let Some(request) = server.poll_request() {
@@ -274,6 +275,7 @@ async fn run<C: Conn, M: Mailstore>(
                             continue;
                         }
                     };
+                    chunk.resize(CHUNK, 0);
                     loop {
                         let n = match body.read(&mut chunk).await {
                             Ok(n) => n,
@@ -288,9 +290,12 @@ async fn run<C: Conn, M: Mailstore>(
                             break;
                         }
                         let more = server.body(&chunk[..n]);
-                        out.clear();
                         server.poll_transmit(&mut out);
-                        stream.write_all(&out).await?;
+                        // Replies to pipelined commands share writes until a chunk's worth.
+                        if out.len() >= CHUNK {
+                            stream.write_all(&out).await?;
+                            out.clear();
+                        }
                         if !more {
                             server.end_body();
                             break;
@@ -306,9 +311,9 @@ async fn run<C: Conn, M: Mailstore>(
                 }
                 Request::StartTls => {
                     // The +OK goes out in plaintext, then the handshake.
-                    out.clear();
                     server.poll_transmit(&mut out);
                     stream.write_all(&out).await?;
+                    out.clear();
                     match stream.start_tls().await {
                         Ok(()) => server.tls_established(),
                         Err(_) => server.handle_eof(),
@@ -318,10 +323,10 @@ async fn run<C: Conn, M: Mailstore>(
                 _ => {}
             }
         }
-        out.clear();
         server.poll_transmit(&mut out);
         if !out.is_empty() {
             stream.write_all(&out).await?;
+            out.clear();
         }
         if server.is_finished() {
             let _ = stream.shutdown().await;
