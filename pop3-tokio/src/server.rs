@@ -24,7 +24,7 @@
 use bytes::Bytes;
 use pop3_proto::server::{MessageInfo, Request, Server, ServerConfig};
 use pop3_proto::{Password, ResponseCode};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -359,15 +359,19 @@ async fn run<C: Conn, M: Mailstore>(
 
 /// An in-memory [`Mailstore`]: users, passwords and messages held in the process, with the
 /// maildrop lock and QUIT's removal. For tests and demos.
+/// Each message gets a unique id when it is added (`mem-1`, `mem-2`, … across the store),
+/// kept for as long as the message lives, as RFC 1939 asks of UIDL.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     users: Mutex<HashMap<Vec<u8>, Arc<Mutex<Mailbox>>>>,
+    next_uid: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
 struct Mailbox {
     password: Vec<u8>,
-    messages: Vec<Bytes>,
+    /// (unique id, message)
+    messages: Vec<(Bytes, Bytes)>,
     locked: bool,
 }
 
@@ -381,11 +385,34 @@ impl MemoryStore {
     pub fn add_user(&self, user: &str, password: &str, messages: Vec<Vec<u8>>) {
         let mailbox = Mailbox {
             password: password.as_bytes().to_vec(),
-            messages: messages.into_iter().map(Bytes::from).collect(),
+            messages: messages.into_iter().map(|m| self.with_uid(m)).collect(),
             locked: false,
         };
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users.insert(user.as_bytes().to_vec(), Arc::new(Mutex::new(mailbox)));
+    }
+
+    /// Delivers one more message to `user` (seen by the sessions that log in after).
+    /// Returns false if there is no such user.
+    pub fn deliver(&self, user: &str, message: Vec<u8>) -> bool {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mailbox) = users.get(user.as_bytes()) else {
+            return false;
+        };
+        let entry = self.with_uid(message);
+        mailbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .messages
+            .push(entry);
+        true
+    }
+
+    fn with_uid(&self, message: Vec<u8>) -> (Bytes, Bytes) {
+        let n = 1 + self
+            .next_uid
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (Bytes::from(format!("mem-{n}")), Bytes::from(message))
     }
 
     /// The messages `user` has now.
@@ -393,7 +420,7 @@ impl MemoryStore {
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users.get(user.as_bytes()).map_or_else(Vec::new, |m| {
             let m = m.lock().unwrap_or_else(|e| e.into_inner());
-            m.messages.iter().map(|b| b.to_vec()).collect()
+            m.messages.iter().map(|(_, b)| b.to_vec()).collect()
         })
     }
 }
@@ -436,32 +463,35 @@ impl Mailstore for MemoryStore {
 #[derive(Debug)]
 pub struct MemoryDrop {
     mailbox: Arc<Mutex<Mailbox>>,
-    /// The messages as they were at login (the listing's numbering).
-    messages: Vec<Bytes>,
+    /// The messages as they were at login (the listing's numbering), with their ids.
+    messages: Vec<(Bytes, Bytes)>,
 }
 
 impl Maildrop for MemoryDrop {
     fn listing(&self) -> Vec<MessageInfo> {
         self.messages
             .iter()
-            .enumerate()
-            .map(|(i, m)| MessageInfo::new(m.len() as u64, format!("mem-{i}").as_bytes()))
+            .map(|(uid, m)| MessageInfo::new(m.len() as u64, uid))
             .collect()
     }
 
     async fn read(&mut self, index: usize) -> io::Result<Box<dyn AsyncRead + Send + Unpin>> {
-        let message = self.messages.get(index).cloned().unwrap_or_default();
+        let message = self
+            .messages
+            .get(index)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
         Ok(Box::new(io::Cursor::new(message)))
     }
 
     async fn remove(&mut self, indices: &[usize]) -> io::Result<()> {
-        // The mailbox cannot change while this session holds its lock: indices still match.
+        // By id: messages delivered since login do not shift what the indices name.
+        let gone: HashSet<&Bytes> = indices
+            .iter()
+            .filter_map(|&i| self.messages.get(i).map(|(uid, _)| uid))
+            .collect();
         let mut m = self.mailbox.lock().unwrap_or_else(|e| e.into_inner());
-        let mut index = 0;
-        m.messages.retain(|_| {
-            index += 1;
-            !indices.contains(&(index - 1))
-        });
+        m.messages.retain(|(uid, _)| !gone.contains(uid));
         Ok(())
     }
 }
