@@ -1,6 +1,7 @@
 //! `pop3 serve` against real clients: our own (both TLS modes), Python's poplib (POP3_SSL and
 //! STLS), curl (pop3s), mpop and fetchmail (both TLS modes),
-//! byte-exact; the maildrop lock; QUIT unlinking what was deleted.
+//! byte-exact; the maildrop lock; QUIT unlinking what was deleted; `pop3 fetch` over plain,
+//! STLS and implicit TLS.
 
 #[path = "../../pop3-blocking/tests/support/mod.rs"]
 mod support;
@@ -96,6 +97,7 @@ fn start(tag: &str) -> Served {
         .arg(dir.join("cert.pem"))
         .arg("--tls-key")
         .arg(dir.join("key.pem"))
+        .arg("--allow-plaintext-auth") // so clients can also be tried with no TLS at all
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -371,4 +373,72 @@ fn fetchmail_delivers_byte_exact_over_pop3s_and_stls() {
         got.sort();
         assert_eq!(got, delivered_with_lf(), "fetchmail over {tag}");
     }
+}
+
+#[test]
+fn pop3_fetch_from_pop3_serve_over_every_tls_mode() {
+    let s = start("fetch");
+    let want = delivered_with_lf();
+    for (tls, port) in [
+        ("none", s.plain),
+        ("starttls", s.plain),
+        ("implicit", s.tls),
+    ] {
+        let maildir = s.dir.join(format!("fetched-{tls}"));
+        let run = |extra: &[&str]| {
+            let out = pop3()
+                .args([
+                    "--host",
+                    "localhost",
+                    "--port",
+                    &port.to_string(),
+                    "--tls",
+                    tls,
+                ])
+                .arg("--ca-file")
+                .arg(s.dir.join("ca.pem"))
+                .args(["--user", "alice", "fetch", "--maildir"])
+                .arg(&maildir)
+                .args(extra)
+                .env("POP3_PASSWORD", "secret")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{tls}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(run(&[]), "fetched 3, skipped 0, deleted 0\n", "{tls}");
+        assert_eq!(
+            run(&[]),
+            "fetched 0, skipped 3, deleted 0\n",
+            "{tls}: re-run"
+        );
+        let mut got: Vec<Vec<u8>> = std::fs::read_dir(maildir.join("new"))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{tls}");
+    }
+    // --delete: QUIT unlinks the Maildir files of pop3 serve.
+    let out = pop3()
+        .args(["--host", "localhost", "--port", &s.tls.to_string()])
+        .arg("--ca-file")
+        .arg(s.dir.join("ca.pem"))
+        .args(["--user", "alice", "fetch", "--delete", "--maildir"])
+        .arg(s.dir.join("fetched-implicit"))
+        .env("POP3_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fetched 0, skipped 3, deleted 3\n"
+    );
+    let left = std::fs::read_dir(s.dir.join("root/alice/cur"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0);
 }

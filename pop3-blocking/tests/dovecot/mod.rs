@@ -129,6 +129,16 @@ impl Dovecot {
         (name.to_owned(), password)
     }
 
+    /// Adds `messages` to `user`'s mailbox (after what it has), as new mail arrives.
+    pub fn deliver(&self, user: &str, messages: &[Vec<u8>]) {
+        let dir = tempdir(&format!("{user}-deliver"));
+        for (i, m) in messages.iter().enumerate() {
+            std::fs::write(dir.join(format!("{i:06}")), m).unwrap();
+        }
+        self.run(&["fill", user, dir.to_str().unwrap()]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// How many messages are stored for `user` now (cur + new).
     pub fn stored(&self, user: &str) -> usize {
         let root = Path::new(self.get("POP3_MAILDIR_ROOT"))
