@@ -20,13 +20,21 @@
 #       while the servers' memory is read. Every user has the same Argon2id hash on both.
 #       Server CPU is its whole process tree's (Dovecot runs a process per session); memory is
 #       PSS, so pages Dovecot's processes share count once.
+#   (f) pop3 fetch against mpop (its own Maildir delivery), fetchmail (delivering through
+#       safecat, a process per message) and getmail6 (its Maildir destination): (a)'s mailbox
+#       from Dovecot into a fresh Maildir, every message synced to disk; fetchmail and getmail
+#       run once (they are slow). And (b)'s 1 GiB message with pop3 fetch: time and peak RSS.
+#       (f) runs before (e), which turns Dovecot's passwords into Argon2 hashes. The Maildirs
+#       go under BENCH_MAILDIRS (default target/bench-maildirs in the checkout), then under
+#       /dev/shm (tmpfs: what is left when syncing is free); each table says what creating
+#       and syncing a file costs there.
 # Every time is the whole process's wall time, the median of BENCH_RUNS runs (default 3),
 # rounds interleaved across clients so a drift in machine load hits them all alike; peak RSS
 # is the highest of those runs (GNU time's %M). In the tables, "vs raw" is a client's speed as a
 # share of the raw ceiling's, and "blk gain"/"tok gain" how many times faster pop3-blocking and
 # pop3-tokio are than that client.
 #
-# Environment: BENCH_RUNS (default 3); BENCH_SECTIONS (default "a b c d e"); BENCH_SESSIONS
+# Environment: BENCH_RUNS (default 3); BENCH_SECTIONS (default "a b c d e f"); BENCH_SESSIONS
 # (default 1000); BENCH_MESSAGES and BENCH_BIG_MIB (default 10000 and 1024: smaller for a
 # quick trial of the script itself). Needs ~3 GiB free under /tmp for the big message in (b)
 # and (c), and ~3 GiB of memory for poplib on it (each skipped with a note if short). Takes
@@ -38,7 +46,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 readonly ROOT
 readonly RUNS=${BENCH_RUNS:-3}
-readonly SECTIONS=${BENCH_SECTIONS:-a b c d e}
+readonly SECTIONS=${BENCH_SECTIONS:-a b c d e f}
 readonly SESSIONS=${BENCH_SESSIONS:-1000}
 readonly SMALL_COUNT=${BENCH_MESSAGES:-10000}
 readonly BIG_MIB=${BENCH_BIG_MIB:-1024}
@@ -51,6 +59,7 @@ WORK=''           # scratch: generated mail, command files, build outputs
 STATE=''          # Dovecot's state dir (its maildirs hold a copy of every message)
 MINIPOP_PID=''
 BIG_FILLED=''
+MAILDIRS=''       # section (f)'s Maildirs
 
 # Insertion sort of a[1..k] by value, for medians (Debian's awk is mawk: no asort).
 readonly AWK_ISORT='
@@ -71,6 +80,7 @@ cleanup() {
         rm -rf "$STATE"
     fi
     [[ -z $WORK ]] || rm -rf "$WORK"
+    [[ -z $MAILDIRS ]] || rm -rf "$MAILDIRS"
     exit "$status"
 }
 
@@ -674,6 +684,167 @@ serve_section() {
     stop_serve
 }
 
+# ----- the fetch benchmark: pop3 fetch against mpop, fetchmail and getmail -----------------
+
+# Client configurations for the small mailbox on Dovecot's plain port, each delivering into
+# its own Maildir under $WORK/md-<key>, keeping every message on the server and fetching all
+# of them on every run.
+write_fetch_configs() {
+    local port=$POP3_PORT
+    cat >"$WORK/mpoprc" <<EOF
+account bench
+host $HOST
+port $port
+user $SMALL_USER
+password $SMALL_PASS
+auth user
+tls off
+delivery maildir $MAILDIRS/md-mpop
+keep on
+only_new off
+received_header off
+uidls_file $WORK/mpop-uidls
+EOF
+    cat >"$WORK/fetchmailrc" <<EOF
+set no syslog
+poll $HOST protocol POP3 port $port auth password
+  user "$SMALL_USER" there with password "$SMALL_PASS" is "root" here
+  sslproto '' keep fetchall norewrite
+  mda "/usr/bin/safecat $MAILDIRS/md-fetchmail/tmp $MAILDIRS/md-fetchmail/new"
+EOF
+    mkdir -p "$WORK/getmail"
+    cat >"$WORK/getmailrc" <<EOF
+[retriever]
+type = SimplePOP3Retriever
+server = $HOST
+port = $port
+username = $SMALL_USER
+password = $SMALL_PASS
+
+[destination]
+type = Maildir
+path = $MAILDIRS/md-getmail/
+# getmail refuses to deliver as root.
+user = nobody
+
+[options]
+read_all = true
+delete = false
+received = false
+delivered_to = false
+verbose = 0
+EOF
+    chmod 600 "$WORK/mpoprc" "$WORK/fetchmailrc" "$WORK/getmailrc"
+}
+
+# fetch_run KEY: one timed run of one fetcher into a fresh Maildir; checks it stored all.
+fetch_run() {
+    local key=$1 md=$MAILDIRS/md-$1 got
+    rm -rf "$md"
+    mkdir -p "$md/tmp" "$md/new" "$md/cur"
+    [[ $key != getmail ]] || chown -R nobody "$md"
+    case $key in
+    ours) measure /dev/null env POP3_PASSWORD="$SMALL_PASS" "$WORK/bin/pop3" --host "$HOST" \
+        --port "$POP3_PORT" --tls none --user "$SMALL_USER" fetch --maildir "$md" ;;
+    mpop) measure /dev/null mpop --quiet -C "$WORK/mpoprc" bench ;;
+    fetchmail) measure /dev/null env HOME="$WORK" fetchmail -f "$WORK/fetchmailrc" --nodetach \
+        --invisible --silent --pidfile "$WORK/fetchmail.pid" ;;
+    getmail) measure /dev/null getmail --getmaildir "$WORK/getmail" --rcfile "$WORK/getmailrc" --quiet ;;
+    esac
+    got=$(find "$md/new" "$md/cur" -type f | wc -l)
+    ((got == SMALL_COUNT)) || die "$key stored $got of $SMALL_COUNT messages"
+}
+
+# fs_costs DIR: what creating a 4 KB file and syncing it cost in DIR (the floor under every
+# Maildir delivery there).
+fs_costs() {
+    python3 - "$1" <<'PY'
+import os, sys, time
+d = os.path.join(sys.argv[1], "probe")
+os.makedirs(d, exist_ok=True)
+n = 300
+t = time.time()
+fds = [os.open(f"{d}/c{i}", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600) for i in range(n)]
+for fd in fds:
+    os.write(fd, b"x" * 4000)
+create = (time.time() - t) / n
+t = time.time()
+for fd in fds:
+    os.fsync(fd)
+    os.close(fd)
+sync = (time.time() - t) / n
+for i in range(n):
+    os.unlink(f"{d}/c{i}")
+os.rmdir(d)
+print(f"creating a 4 KB file {create * 1e3:.3f} ms, fsync {sync * 1e3:.3f} ms")
+PY
+}
+
+# fetch_table WHERE: (a)'s mailbox into Maildirs under WHERE with every fetcher.
+fetch_table() {
+    MAILDIRS=$1
+    mkdir -p "$MAILDIRS"
+    chmod 755 "$MAILDIRS"
+    write_fetch_configs
+    local keys=(ours mpop fetchmail getmail) key run costs
+    local -A secs=() rss=()
+    costs=$(fs_costs "$MAILDIRS")
+    # fetchmail and getmail deliver a message per process or per Python call: one run each.
+    for ((run = 1; run <= RUNS; run++)); do
+        for key in "${keys[@]}"; do
+            if ((run > 1)) && [[ $key == fetchmail || $key == getmail ]]; then continue; fi
+            fetch_run "$key"
+            secs[$key]+="$M_SECS "
+            rss[$key]+="$M_RSS "
+        done
+    done
+    echo
+    echo "== (f) $SMALL_COUNT messages of 3-5 KB from Dovecot into a Maildir in $MAILDIRS"
+    echo "   ($(df --output=fstype "$MAILDIRS" | tail -n 1); $costs; target: pop3 fetch >= 2x mpop)"
+    for key in "${keys[@]}"; do
+        printf '%s|%s|%s\n' "$key" "${secs[$key]}" "${rss[$key]}"
+    done | awk -F'|' -v n="$SMALL_COUNT" "$AWK_ISORT"'
+        function median(s,   a, k) { k = split(s, a, " "); isort(a, k); return a[int((k + 1) / 2)] }
+        function maximum(s,   a, k, i, m) { k = split(s, a, " "); m = 0
+            for (i = 1; i <= k; i++) if (a[i] + 0 > m) m = a[i] + 0; return m }
+        BEGIN { printf "%-30s %5s %9s %9s %10s %10s\n", "fetcher", "runs", "seconds", "msg/s", "peak RSS", "vs ours" }
+        { t[NR] = median($2); k[NR] = split($2, x, " "); r[NR] = maximum($3); label[NR] = $1; if ($1 == "ours") ours = t[NR] }
+        END {
+            name["ours"] = "pop3 fetch"; name["mpop"] = "mpop (maildir delivery)"
+            name["fetchmail"] = "fetchmail (mda: safecat)"; name["getmail"] = "getmail6 (Maildir)"
+            for (i = 1; i <= NR; i++)
+                printf "%-30s %5d %9.3f %9.0f %7.1f MB %9.2fx\n", name[label[i]], k[i], t[i], n / t[i],
+                    r[i] * 1024 / 1e6, t[i] / ours
+        }'
+    echo "vs ours: how many times longer than pop3 fetch the fetcher took."
+}
+
+fetch_section() {
+    "$ROOT/scripts/apt-install.sh" mpop fetchmail getmail6 safecat
+    # Where mail lives: a disk (the checkout's target/, not /tmp: on this machine creating a
+    # file in /tmp cost 25 times what it cost elsewhere on the same disk), then tmpfs, where
+    # syncing is free and what is left is each fetcher's own cost.
+    fetch_table "${BENCH_MAILDIRS:-$ROOT/target/bench-maildirs}"
+    if [[ -d /dev/shm ]]; then
+        rm -rf "$MAILDIRS"
+        fetch_table /dev/shm/pop3-bench-maildirs
+    fi
+    if [[ -n $BIG_FILLED ]]; then
+        local md=$MAILDIRS/md-big
+        rm -rf "$md"
+        measure /dev/null env POP3_PASSWORD="$BIG_PASS" "$WORK/bin/pop3" --host "$HOST" \
+            --port "$POP3_PORT" --tls none --user "$BIG_USER" fetch --maildir "$md"
+        [[ $(find "$md/new" -type f -size +$((BIG_BYTES / 1024 / 2))k | wc -l) == 1 ]] ||
+            die "pop3 fetch did not store the big message"
+        echo
+        echo "== (f) one $BIG_MIB MiB message from Dovecot into a Maildir in $MAILDIRS (target: peak RSS < 16 MB)"
+        awk -v t="$M_SECS" -v r="$M_RSS" -v b="$BIG_BYTES" 'BEGIN {
+            printf "pop3 fetch: %.3f s, %.1f MB/s, peak RSS %.1f MB\n", t, b / t / 1e6, r * 1024 / 1e6 }'
+    fi
+    rm -rf "$MAILDIRS"
+    MAILDIRS=''
+}
+
 # ----- main ----------------------------------------------------------------------------------
 
 main() {
@@ -689,11 +860,11 @@ main() {
     machine
 
     local big=1
-    if (want b || want c || want e) && ! big_fits; then
+    if (want b || want c || want e || want f) && ! big_fits; then
         note "less than 3 GiB free under $WORK: skipping the 1 GiB message"
         big=''
     fi
-    if want a || want b || want c || want e; then
+    if want a || want b || want c || want e || want f; then
         start_dovecot
         echo "dovecot: plain port $POP3_PORT, implicit TLS port $POP3S_PORT (127.0.0.1)"
         fill_small
@@ -722,6 +893,9 @@ main() {
     fi
     if want d; then
         scale_section
+    fi
+    if want f; then
+        fetch_section
     fi
     if want e; then
         serve_section
