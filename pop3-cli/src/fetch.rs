@@ -38,7 +38,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to fetch, and where to.
 #[derive(Debug, Clone)]
@@ -144,9 +144,15 @@ enum Piece {
     End(MsgNum),
 }
 
-/// How many pieces may wait for the writer: with the receive buffer's chunks of up to
-/// 64 KiB, at most a few MiB are in flight, whatever the message sizes.
-const PIECES_IN_FLIGHT: usize = 32;
+/// Pieces go to the writer in bundles, so a stream of small messages costs the writer one
+/// wake-up per bundle, not per message. A bundle goes when it holds this many pieces…
+const BUNDLE_PIECES: usize = 64;
+/// …or this many bytes…
+const BUNDLE_BYTES: usize = 256 << 10;
+/// …or when it is this old (a slow server's messages still reach the disk promptly).
+const BUNDLE_AGE: Duration = Duration::from_millis(10);
+/// How many bundles may wait for the writer: at most about a MiB in flight.
+const BUNDLES_IN_FLIGHT: usize = 4;
 /// A batch of finished messages commits when it has this many…
 const BATCH_MESSAGES: usize = 512;
 /// …or this many bytes…
@@ -203,7 +209,18 @@ pub fn fetch(
         Ok(s) => s,
         Err(e) => return failed(summary, maildir_error(e)),
     };
-    let uid_of: HashMap<MsgNum, Vec<u8>> = uids.iter().cloned().collect();
+    // A UIDL the server gives more than one message (popa3d's can collide) names neither:
+    // such messages are fetched every run and never recorded, or a crash between the two
+    // could later skip (and with --delete, delete) one that was never stored.
+    let mut times_seen: HashMap<&[u8], usize> = HashMap::new();
+    for (_, uid) in &uids {
+        *times_seen.entry(uid.as_slice()).or_default() += 1;
+    }
+    let uid_of: HashMap<MsgNum, Vec<u8>> = uids
+        .iter()
+        .filter(|(_, uid)| times_seen[uid.as_slice()] == 1)
+        .cloned()
+        .collect();
     let mut all: Vec<MsgNum> = sizes.keys().copied().collect();
     all.sort_unstable();
     let selected: Vec<MsgNum> = all
@@ -217,16 +234,20 @@ pub fn fetch(
     progress.set_message(format!("0/{} messages", selected.len()));
 
     // Retrieve, with the writer storing as the bytes come.
-    let (tx, rx) = sync_channel::<Piece>(PIECES_IN_FLIGHT);
+    let (tx, rx) = sync_channel::<Vec<Piece>>(BUNDLES_IN_FLIGHT);
     let mut refused = Vec::new();
     let (retrieval, (stored_now, store_error)) = std::thread::scope(|scope| {
         let writer = scope.spawn(|| write_messages(&maildir, account, &uid_of, options.crlf, rx));
         let mut received = 0usize;
         let total = selected.len();
+        let mut bundle = Vec::new();
+        let (mut bundle_bytes, mut bundle_since) = (0, Instant::now());
+        let stopped = || io::Error::other("the Maildir writer stopped");
         let retrieval = pop.batch(Batch::retr(selected.iter().copied()), |item| {
             let piece = match item {
                 BatchItem::Data { msg, data } => {
                     progress.inc(data.len() as u64);
+                    bundle_bytes += data.len();
                     Piece::Data(msg, data)
                 }
                 BatchItem::Done { msg, .. } => {
@@ -239,9 +260,24 @@ pub fn fetch(
                     return Ok(());
                 }
             };
-            tx.send(piece)
-                .map_err(|_| io::Error::other("the Maildir writer stopped"))
+            if bundle.is_empty() {
+                bundle_since = Instant::now();
+            }
+            bundle.push(piece);
+            if bundle.len() >= BUNDLE_PIECES
+                || bundle_bytes >= BUNDLE_BYTES
+                || bundle_since.elapsed() >= BUNDLE_AGE
+            {
+                bundle_bytes = 0;
+                tx.send(std::mem::take(&mut bundle))
+                    .map_err(|_| stopped())?;
+            }
+            Ok(())
         });
+        // Also after a failure: the messages that came whole are stored.
+        if !bundle.is_empty() {
+            let _ = tx.send(bundle);
+        }
         drop(tx);
         let written = writer.join().unwrap_or_else(|_| {
             (
@@ -267,7 +303,6 @@ pub fn fetch(
             return failed(summary, maildir_error(e));
         }
     }
-    drop(lock);
 
     if let Some(e) = store_error {
         return failed(summary, FetchError::Store(e));
@@ -336,7 +371,7 @@ fn write_messages(
     account: &Account,
     uid_of: &HashMap<MsgNum, Vec<u8>>,
     crlf: bool,
-    rx: Receiver<Piece>,
+    rx: Receiver<Vec<Piece>>,
 ) -> (Vec<Stored>, Option<io::Error>) {
     let mut durable: Vec<Stored> = Vec::new();
     let mut batch = maildir.batch();
@@ -348,42 +383,44 @@ fn write_messages(
     };
     let result = (|| -> io::Result<()> {
         loop {
-            let piece = match rx.recv_timeout(BATCH_IDLE) {
-                Ok(piece) => piece,
+            let bundle = match rx.recv_timeout(BATCH_IDLE) {
+                Ok(bundle) => bundle,
                 Err(RecvTimeoutError::Timeout) => {
                     commit(&mut batch, &mut waiting)?;
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            let (msg, data) = match piece {
-                Piece::Data(msg, data) => (msg, Some(data)),
-                Piece::End(msg) => (msg, None),
-            };
-            if current.as_ref().is_none_or(|(m, ..)| *m != msg) {
-                if let Some((_, unfinished, _)) = current.take() {
-                    unfinished.discard();
+            for piece in bundle {
+                let (msg, data) = match piece {
+                    Piece::Data(msg, data) => (msg, Some(data)),
+                    Piece::End(msg) => (msg, None),
+                };
+                if current.as_ref().is_none_or(|(m, ..)| *m != msg) {
+                    if let Some((_, unfinished, _)) = current.take() {
+                        unfinished.discard();
+                    }
+                    let delivery = maildir.create(account, uid_of.get(&msg).map(Vec::as_slice))?;
+                    current = Some((msg, delivery, CrlfToLf::default()));
                 }
-                let delivery = maildir.create(account, uid_of.get(&msg).map(Vec::as_slice))?;
-                current = Some((msg, delivery, CrlfToLf::default()));
-            }
-            let (_, delivery, lf) = current.as_mut().expect("just set");
-            match data {
-                Some(data) if crlf => delivery.write(&data)?,
-                Some(data) => {
-                    scratch.clear();
-                    lf.convert(&data, &mut scratch);
-                    delivery.write(&scratch)?;
-                }
-                None => {
-                    scratch.clear();
-                    lf.finish(&mut scratch);
-                    delivery.write(&scratch)?;
-                    let (msg, delivery, _) = current.take().expect("just used");
-                    batch.push(delivery)?;
-                    waiting.push((msg, uid_of.get(&msg).cloned()));
-                    if batch.len() >= BATCH_MESSAGES || batch.bytes() >= BATCH_BYTES {
-                        commit(&mut batch, &mut waiting)?;
+                let (_, delivery, lf) = current.as_mut().expect("just set");
+                match data {
+                    Some(data) if crlf => delivery.write(&data)?,
+                    Some(data) => {
+                        scratch.clear();
+                        lf.convert(&data, &mut scratch);
+                        delivery.write(&scratch)?;
+                    }
+                    None => {
+                        scratch.clear();
+                        lf.finish(&mut scratch);
+                        delivery.write(&scratch)?;
+                        let (msg, delivery, _) = current.take().expect("just used");
+                        batch.push(delivery)?;
+                        waiting.push((msg, uid_of.get(&msg).cloned()));
+                        if batch.len() >= BATCH_MESSAGES || batch.bytes() >= BATCH_BYTES {
+                            commit(&mut batch, &mut waiting)?;
+                        }
                     }
                 }
             }

@@ -218,6 +218,7 @@ impl Maildir {
             file,
             tmp,
             new: self.root.join("new").join(name),
+            written: 0,
         })
     }
 
@@ -237,11 +238,13 @@ pub struct Delivery {
     file: File,
     tmp: PathBuf,
     new: PathBuf,
+    written: u64,
 }
 
 impl Delivery {
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.written += bytes.len() as u64;
         self.file.write_all(bytes)
     }
 
@@ -264,7 +267,7 @@ pub struct Batch<'a> {
 impl Batch<'_> {
     /// Adds a finished message.
     pub fn push(&mut self, message: Delivery) -> io::Result<()> {
-        self.bytes += message.file.metadata()?.len();
+        self.bytes += message.written;
         self.messages.push(message);
         Ok(())
     }

@@ -365,82 +365,117 @@ fn a_cut_at_any_byte_with_delete_loses_and_duplicates_nothing() {
     every_cut(true);
 }
 
-/// A server without UIDL (a minimal one, by hand): fetch refuses without `--all`, and with
-/// it stores every message and deletes what it stored.
-#[test]
-fn a_server_without_uidl_needs_all() {
+/// A minimal server, by hand, with two messages and the given reply to UIDL, for `sessions`
+/// sessions; returns the DELEs that QUIT committed.
+fn minimal_server(
+    sessions: usize,
+    uidl: &'static [u8],
+) -> (u16, std::thread::JoinHandle<Vec<String>>) {
     use std::io::BufRead;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
         let mut deleted = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..sessions {
             let (tcp, _) = listener.accept().unwrap();
             let mut out = tcp.try_clone().unwrap();
             let mut marked = Vec::new();
-            out.write_all(b"+OK no uidl here\r\n").unwrap();
+            out.write_all(b"+OK hello\r\n").unwrap();
             for line in std::io::BufReader::new(tcp).lines() {
                 let line = line.unwrap();
-                let reply: &[u8] = match line.split(' ').next().unwrap() {
-                    "CAPA" => b"+OK\r\nUSER\r\n.\r\n",
-                    "USER" | "PASS" | "NOOP" => b"+OK\r\n",
-                    "UIDL" => b"-ERR unknown command\r\n",
-                    "LIST" => b"+OK\r\n1 17\r\n.\r\n",
-                    "RETR" => b"+OK\r\nSubject: x\r\n\r\n.\r\n",
+                let mut words = line.split(' ');
+                let reply: Vec<u8> = match words.next().unwrap() {
+                    "CAPA" => b"+OK\r\nUSER\r\n.\r\n".to_vec(),
+                    "USER" | "PASS" | "NOOP" => b"+OK\r\n".to_vec(),
+                    "UIDL" => uidl.to_vec(),
+                    "LIST" => b"+OK\r\n1 17\r\n2 17\r\n.\r\n".to_vec(),
+                    "RETR" => format!("+OK\r\nSubject: {}\r\n\r\n.\r\n", words.next().unwrap())
+                        .into_bytes(),
                     "DELE" => {
                         marked.push(line.clone());
-                        b"+OK\r\n"
+                        b"+OK\r\n".to_vec()
                     }
                     "QUIT" => {
                         out.write_all(b"+OK bye\r\n").unwrap();
                         deleted.append(&mut marked);
                         break;
                     }
-                    _ => b"-ERR what\r\n",
+                    _ => b"-ERR what\r\n".to_vec(),
                 };
-                out.write_all(reply).unwrap();
+                out.write_all(&reply).unwrap();
             }
         }
         deleted
     });
+    (port, server)
+}
+
+fn fetch_from(port: u16, dir: &Path, all: bool, delete: bool) -> pop3_cli::fetch::Report {
+    let mut pop = Connector::new("127.0.0.1")
+        .port(port)
+        .tls_mode(TlsMode::InsecurePlaintext)
+        .allow_insecure_auth(true)
+        .connect()
+        .unwrap();
+    pop.login(USER, PASSWORD).unwrap();
+    let options = Options {
+        maildir: dir.to_path_buf(),
+        delete,
+        all,
+        crlf: false,
+    };
+    fetch(
+        pop,
+        &Account::new(USER, "127.0.0.1"),
+        &options,
+        &indicatif::ProgressBar::hidden(),
+    )
+}
+
+/// A server without UIDL: fetch refuses without `--all`, and with it stores every message
+/// and deletes what it stored.
+#[test]
+fn a_server_without_uidl_needs_all() {
+    let (port, server) = minimal_server(3, b"-ERR unknown command\r\n");
     let dir = std::env::temp_dir().join(format!("pop3-fetch-nouidl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let run = |all: bool, delete: bool| {
-        let mut pop = Connector::new("127.0.0.1")
-            .port(port)
-            .tls_mode(TlsMode::InsecurePlaintext)
-            .allow_insecure_auth(true)
-            .connect()
-            .unwrap();
-        pop.login(USER, PASSWORD).unwrap();
-        let options = Options {
-            maildir: dir.clone(),
-            delete,
-            all,
-            crlf: false,
-        };
-        fetch(
-            pop,
-            &Account::new(USER, "127.0.0.1"),
-            &options,
-            &indicatif::ProgressBar::hidden(),
-        )
-    };
-    let refused = run(false, false);
+    let refused = fetch_from(port, &dir, false, false);
     let error = refused.error.expect("no UIDL, no --all: an error");
     assert!(error.to_string().contains("--all"), "{error}");
     assert_eq!(refused.summary, Summary::default());
-    let all = run(true, false);
+    let all = fetch_from(port, &dir, true, false);
     assert!(all.error.is_none(), "{:?}", all.error);
-    assert_eq!(all.summary.fetched, 1);
-    let deleting = run(true, true);
+    assert_eq!(all.summary.fetched, 2);
+    let deleting = fetch_from(port, &dir, true, true);
     assert!(deleting.error.is_none(), "{:?}", deleting.error);
-    assert_eq!((deleting.summary.fetched, deleting.summary.deleted), (1, 1));
-    assert_eq!(server.join().unwrap(), vec!["DELE 1".to_string()]);
+    assert_eq!((deleting.summary.fetched, deleting.summary.deleted), (2, 2));
+    assert_eq!(server.join().unwrap(), ["DELE 1", "DELE 2"]);
     assert_eq!(
         stored_files(&dir).len(),
-        2,
+        4,
         "--all stores again what it cannot recognise"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two messages with one UIDL (popa3d's can collide): neither is recorded, so each run
+/// fetches both, and --delete deletes only what that run stored.
+#[test]
+fn messages_sharing_a_uidl_are_never_skipped() {
+    let (port, server) = minimal_server(3, b"+OK\r\n1 same\r\n2 same\r\n.\r\n");
+    let dir = std::env::temp_dir().join(format!("pop3-fetch-dupuid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for round in 0..2 {
+        let report = fetch_from(port, &dir, false, false);
+        assert!(report.error.is_none(), "{:?}", report.error);
+        assert_eq!(
+            (report.summary.fetched, report.summary.skipped),
+            (2, 0),
+            "{round}"
+        );
+    }
+    let deleting = fetch_from(port, &dir, false, true);
+    assert_eq!((deleting.summary.fetched, deleting.summary.deleted), (2, 2));
+    assert_eq!(server.join().unwrap(), ["DELE 1", "DELE 2"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
