@@ -74,11 +74,27 @@ struct Args {
     /// The period of --speed-limit, in seconds [default: 30 when --speed-limit is given].
     #[arg(long, value_name = "SECS", requires = "speed_limit")]
     speed_time: Option<u64>,
-    /// Print the protocol trace (passwords redacted) on stderr.
+    /// Print the protocol trace (passwords redacted) on stderr (in colour only when stderr is
+    /// a terminal).
     #[arg(long)]
     trace: bool,
+    /// Send UTF8 (RFC 6856) before logging in: `auto` when the server advertises it (so
+    /// servers such as Courier hand out messages with 8-bit headers as they are instead of a
+    /// replacement notice), `on` always (fail if refused), `off` never.
+    #[arg(long, value_enum, default_value_t = Utf8::Auto)]
+    utf8: Utf8,
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Utf8 {
+    /// When the server's CAPA lists UTF8.
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -122,7 +138,8 @@ enum Auth {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// The server's capabilities, one per line (asked before logging in).
+    /// The server's capabilities, one per line in the server's order (asked before logging
+    /// in).
     Capa,
     /// `COUNT SIZE` of the maildrop.
     Stat,
@@ -229,6 +246,7 @@ fn main() -> ExitCode {
             .with_env_filter("pop3::trace=debug")
             .without_time()
             .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
     match run(args) {
@@ -301,17 +319,20 @@ fn run(args: Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         connector = connector.tls_config(config);
     }
-    let mut pop = connector.connect().map_err(|e| e.to_string())?;
+    let mut pop = connector
+        .connect()
+        .map_err(|e| explain(&e, args.tls, &args.password_env))?;
     // The user chose the transport; --tls none means they accept plaintext credentials.
     pop.allow_insecure_auth(matches!(args.tls, Tls::None));
 
     if let Cmd::Capa = args.command {
-        for line in pop.capa().map_err(|e| e.to_string())?.to_lines() {
-            println!("{line}");
-        }
+        let mut stdout = std::io::stdout().lock();
+        pop.capa_each(|capability| writeln!(stdout, "{capability}"))
+            .map_err(|e| explain(&e, args.tls, &args.password_env))?;
         return finish(pop, false);
     }
 
+    utf8(&mut pop, args.utf8).map_err(|e| explain(&e, args.tls, &args.password_env))?;
     login(&mut pop, &args)?;
     if let Cmd::Fetch {
         maildir,
@@ -333,7 +354,8 @@ fn run(args: Args) -> Result<(), String> {
         println!("{}", report.summary);
         return report.error.map_or(Ok(()), |e| Err(e.to_string()));
     }
-    let e = |e: pop3_blocking::Error| e.to_string();
+    let (tls, password_env) = (args.tls, args.password_env.clone());
+    let e = move |e: pop3_blocking::Error| explain(&e, tls, &password_env);
     let mut stdout = std::io::stdout().lock();
     let mut print = |line: String| writeln!(stdout, "{line}").map_err(|e| e.to_string());
     let deleting = matches!(args.command, Cmd::Dele { .. });
@@ -445,7 +467,93 @@ fn login(pop: &mut Pop3, args: &Args) -> Result<(), String> {
         Auth::External => pop.auth(External::new(None)),
         Auth::Anonymous => pop.auth(Anonymous::new(args.user.as_deref().unwrap_or(""))),
     };
-    result.map(drop).map_err(|e| e.to_string())
+    result
+        .map(drop)
+        .map_err(|e| explain(&e, args.tls, &args.password_env))
+}
+
+/// `--utf8`: UTF8 before login, when asked for or (auto) advertised.
+fn utf8(pop: &mut Pop3, mode: Utf8) -> Result<(), pop3_blocking::Error> {
+    let send = match mode {
+        Utf8::Off => false,
+        Utf8::On => true,
+        // A server without CAPA (popa3d answers -ERR) has no UTF8 either.
+        Utf8::Auto => match pop.capa() {
+            Ok(capabilities) => capabilities.utf8.is_some(),
+            Err(pop3_blocking::Error::Server { .. }) => false,
+            Err(e) => return Err(e),
+        },
+    };
+    if send {
+        pop.utf8()?;
+    }
+    Ok(())
+}
+
+/// An error as one line, with the next step for the usual mistakes (wrong TLS mode or port,
+/// an unknown CA, a wrong password, a maildrop in use, a login too soon).
+fn explain(error: &pop3_blocking::Error, tls: Tls, password_env: &str) -> String {
+    use pop3_blocking::pop3_proto::ResponseCode;
+    use pop3_blocking::Error;
+    use rustls::CertificateError;
+    let tls_error = match error {
+        Error::Tls(e) => Some(e),
+        Error::Io(e) => e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    let code = match error {
+        Error::Server { status, .. } => status.code(),
+        _ => None,
+    };
+    let hint = match (tls_error, code, error) {
+        (Some(rustls::Error::InvalidMessage(_)), ..) if matches!(tls, Tls::Implicit) => {
+            "the server answered in plaintext, not TLS: use --tls starttls (POP3, port 110) \
+             or the server's POP3S port (usually 995)"
+                .to_string()
+        }
+        (Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)), ..) => {
+            "the server's certificate comes from a CA this machine does not trust: pass that \
+             CA's certificate with --ca-file PEM"
+                .to_string()
+        }
+        (
+            Some(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )),
+            ..,
+        ) => "the server's certificate is for another name: give --host the name it was \
+              issued for"
+            .to_string(),
+        (_, Some(ResponseCode::InUse), _) => "another session has this maildrop open (another \
+             mail client running?): try again when it has finished"
+            .to_string(),
+        (_, Some(ResponseCode::LoginDelay), _) => {
+            "the server allows a login only every so often (LOGIN-DELAY): wait and try again"
+                .to_string()
+        }
+        (_, Some(ResponseCode::Auth), _)
+        | (
+            _,
+            None,
+            Error::Server {
+                command: "PASS" | "AUTH" | "APOP" | "USER",
+                ..
+            },
+        ) => format!(
+            "check --user and the password in ${password_env} (or choose the method with \
+             --auth)"
+        ),
+        (_, _, Error::Timeout(_)) if !matches!(tls, Tls::Implicit) => {
+            "no answer: if this is a POP3S port (usually 995), use --tls implicit".to_string()
+        }
+        (_, _, Error::Connect { .. }) => {
+            "check --host and --port (POP3 is usually on 110, POP3S on 995)".to_string()
+        }
+        _ => return error.to_string(),
+    };
+    format!("{error}: {hint}")
 }
 
 /// A progress bar on stdout when it is a terminal; otherwise one that draws nothing.
