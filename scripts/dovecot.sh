@@ -101,14 +101,12 @@ ensure_mail_owner() {
 # Ports in any state count (listening, connected, TIME_WAIT): avoiding them all is cheap and
 # makes a failed bind, and so a retry, rare.
 used_ports() {
-    local f sl local_addr rest
-    for f in /proc/net/tcp /proc/net/tcp6; do
-        [[ -r $f ]] || continue
-        while read -r sl local_addr rest; do
-            [[ $sl == sl ]] && continue
-            echo $((16#${local_addr##*:}))
-        done <"$f"
-    done
+    # Not `while read <file`: bash reads a /proc file a byte at a time, and the kernel rebuilds
+    # the table on every read (seconds with many TIME_WAIT sockets left by a benchmark).
+    local h
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+        awk '$1 != "sl" { split($2, a, ":"); print a[2] }' | sort -u |
+        while read -r h; do echo $((16#$h)); done
 }
 
 # Two ports outside the ephemeral range (so no outgoing connection takes them meanwhile)

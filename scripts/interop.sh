@@ -18,7 +18,8 @@
 # start wipes what an earlier start left in STATE_DIR, picks two free ports, makes a test CA
 # and a leaf certificate (STATE_DIR/tls/ca.pem; the leaf names localhost, 127.0.0.1, ::1;
 # CA:FALSE, serverAuth), adds alice (alice-pw) and bob (bob-pw), and starts the server on
-# 127.0.0.1 only. STATE_DIR/env then holds:
+# 127.0.0.1 only. STATE_DIR/env then holds KEY=VALUE lines, read literally (no quoting, as
+# dovecot.sh's; STATE_DIR/env.sh has the same quoted for the shell):
 #   POP3_SERVER POP3_HOST POP3_PORT POP3S_PORT (empty: no implicit TLS) POP3_CA POP3_WRONG_CA
 #   POP3_TLS_NAME POP3_STLS (1/0) POP3_APOP (1/0) POP3_MECHANISMS (space-separated SASL
 #   mechanisms that work) POP3_PID (the main process) POP3_LOG POP3_STATE
@@ -89,7 +90,7 @@ write_env() {
         echo "POP3_WRONG_CA=$TLS/wrong-ca.pem"
         echo "POP3_STLS=$SRV_STLS"
         echo "POP3_APOP=$SRV_APOP"
-        echo "POP3_MECHANISMS=\"$SRV_MECHANISMS\""
+        echo "POP3_MECHANISMS=$SRV_MECHANISMS"
         echo "POP3_PID=$MAIN_PID"
         echo "POP3_LOG=$SRV_LOG"
         echo "POP3_STATE=$STATE"
@@ -99,6 +100,10 @@ write_env() {
         echo "POP3_PASS2=$(user_password bob)"
         echo "POP3_USERS=$users"
     } >"$ENVF.tmp"
+    # The same, quoted for the shell (POP3_MECHANISMS has spaces), for `. STATE/env.sh`.
+    local k v
+    while IFS='=' read -r k v; do printf '%s=%q\n' "$k" "$v"; done <"$ENVF.tmp" >"$ENVF.sh.tmp"
+    mv -f "$ENVF.sh.tmp" "$ENVF.sh"
     mv -f "$ENVF.tmp" "$ENVF"
 }
 

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are read by scripts/interop.sh
 # Helpers shared by scripts/interop.sh and its per-server parts (scripts/interop/*.sh).
 # Sourced, never run. Everything here runs as root.
 
@@ -9,7 +10,7 @@ readonly STOP_TIMEOUT=10
 # Packages that conflict with dovecot-pop3d are unpacked here (dpkg -x), never installed.
 readonly CACHE=${POP3_INTEROP_CACHE:-/var/cache/pop3-interop}
 # What start may remove in STATE: only names this script creates.
-readonly STATE_ENTRIES="server env users pids tls log run etc mail home cyrus courier fill.seq"
+readonly STATE_ENTRIES="server env env.sh users pids tls log run etc mail home cyrus courier fill.seq"
 
 die() { echo "interop.sh: $*" >&2; exit 1; }
 note() { echo "interop.sh: $*" >&2; }
@@ -91,16 +92,14 @@ unpacked_tree() {
     echo "$root"
 }
 
-# Ports in any state count (listening, connected, TIME_WAIT).
+# Ports in any state count (listening, connected, TIME_WAIT). Not `while read <file`: bash
+# reads a /proc file a byte at a time, and the kernel rebuilds the table for each read, which
+# takes seconds after a benchmark has left thousands of TIME_WAIT sockets.
 used_ports() {
-    local f sl local_addr rest
-    for f in /proc/net/tcp /proc/net/tcp6; do
-        [[ -r $f ]] || continue
-        while read -r sl local_addr rest; do
-            [[ $sl == sl ]] && continue
-            echo $((16#${local_addr##*:}))
-        done <"$f"
-    done
+    local h
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+        awk '$1 != "sl" { split($2, a, ":"); print a[2] }' | sort -u |
+        while read -r h; do echo $((16#$h)); done
 }
 
 # Two free ports outside the ephemeral range, in PICKED.
@@ -326,6 +325,7 @@ collect_files() {
 # A message as a Unix MDA stores it: each CRLF becomes LF (a lone CR stays), and a last
 # line without a newline gets one.
 to_unix_lines() {
+    # shellcheck disable=SC1003  # '$a\' is sed's "add a final newline if missing"
     LC_ALL=C sed -e 's/\r$//' -e '$a\' -- "$1"
 }
 

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are read by scripts/interop.sh
 # Courier POP3 1.0.16 (courier-pop, courier-base: unpacked, they conflict with Dovecot) with
 # Courier's authentication library (courier-authlib, -authdaemon, -authlib-userdb: installed,
 # they do not conflict; their authdaemond service is not started).
@@ -18,10 +19,13 @@
 # CRAM-SHA1 and CRAM-SHA256 need, made with userdbpw), compiled with makeuserdb; mail in
 # STATE/home/NAME/Maildir owned by the mail owner. Courier has no APOP.
 #
-# fill delivers with Courier's own deliverquota, after turning each CRLF into LF (a Maildir
-# holds Unix lines, as an MTA writes them; courierpop3d sends LF as CRLF). courierpop3d
-# replaces a message whose headers hold 8-bit bytes with a generated notice unless the
-# client has sent UTF8 (RFC 6856) first.
+# fill writes each file into new/ as Courier's deliverquota would, after turning each CRLF
+# into LF (a Maildir holds Unix lines, as an MTA writes them; courierpop3d sends LF as CRLF
+# and counts it so in LIST), with names that keep fill order (see srv_fill). So RETR returns
+# the filled bytes, except that courierpop3d replaces a message whose headers hold 8-bit
+# bytes with a generated multipart notice ("Cannot display Unicode content", the original
+# as a message/global part; "+OK 783 octets follow." where LIST says 76) unless the client
+# has sent UTF8 (RFC 6856) first. UIDL is UIDn-TIME. A failed login costs 5 s.
 
 SRV_STLS=1
 SRV_APOP=0
@@ -131,14 +135,26 @@ co_maildir() {
 }
 
 srv_fill() {
-    local name=$1 f
+    local name=$1 f seqf base n size file
     shift
     co_maildir "$name"
+    # Written as deliverquota would (tmp/, then a rename into new/), but named by hand:
+    # courierpop3d lists a Maildir in file-name order, and deliverquota's names carry the
+    # microseconds unpadded (1.M95157 sorts after 1.M101374), so its deliveries within one
+    # second come out shuffled. A counter kept in STATE, zero-padded, keeps fill order.
+    seqf=$STATE/fill.seq
+    [[ -s $seqf ]] || echo "$(date +%s) 0" >"$seqf"
+    read -r base n <"$seqf"
     for f in "$@"; do
-        # deliverquota names each file time.MusecPpid...; one per call keeps fill order.
-        to_unix_lines "$f" | runuser -u "$MAIL_OWNER" -- "$ROOT/usr/bin/deliverquota.courier" "$MD" ||
-            die "deliverquota failed for $f"
+        n=$((n + 1))
+        file=$MD/tmp/$((base + n / 1000000)).M$(printf '%06d' $((n % 1000000)))P$$Q$n.pop3interop
+        to_unix_lines "$f" >"$file"
+        size=$(stat -c %s -- "$file")
+        chown "$MAIL_OWNER:$MAIL_OWNER" "$file"
+        chmod 600 "$file"
+        mv -- "$file" "$MD/new/${file##*/},S=$size"
     done
+    echo "$base $n" >"$seqf"
 }
 
 srv_clear() {

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are read by scripts/interop.sh
 # Cyrus IMAP 3.6.1's pop3d (cyrus-pop3d, cyrus-common: unpacked, they conflict with Dovecot;
 # their libraries are installed, and libsasl2-modules(-db) and sasl2-bin for the sasldb).
 #
@@ -13,10 +14,14 @@
 # localhost), so USER/PASS, APOP and SASL PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5, SCRAM-SHA-1
 # and SCRAM-SHA-256 all work. An INBOX is made at the first delivery or login.
 #
-# fill delivers through LMTP with Cyrus' own deliver (as an MTA would): lmtpd stores CRLF
-# lines, replaces 8-bit bytes in headers by 'X' (munge8bit, the default) and adds a
-# Return-Path: header (and others: see REAL-SERVERS.md). clear purges every message with
-# ipurge (UIDs go on rising, as on a real server).
+# fill delivers through LMTP with Cyrus' own deliver (as an MTA would; Cyrus must be running)
+# and lmtpd stores CRLF lines. Observed: it prepends Return-Path: <pop3-interop@localhost>,
+# a 4-line Received: (from deliver ... with LMTPA; DATE), X-Cyrus-Session-Id: and X-Sieve:
+# CMU Sieve 3.0, appends Message-ID: <cmu-lmtpd-...@localhost> and Date: when the message has
+# none, and turns every 8-bit byte in a header into 'X' (munge8bit; "caf\xc3\xa9 \xff" ->
+# "cafXX X"); bodies, 8-bit included, and dot lines are kept. LIST sizes are RETR's. UIDL is
+# UIDVALIDITY.UID. clear expunges every message with ipurge (UIDs keep rising, as on a real
+# server). A failed login costs 3 s.
 
 SRV_STLS=1
 SRV_APOP=1
@@ -124,7 +129,7 @@ srv_launch() {
     cy_write_master_conf
     : >"$SRV_LOG"
     setsid env LD_LIBRARY_PATH="$CY_LIB" "$CY_BIN/master" -C "$CY_CONF" -M "$CY_MASTER_CONF" \
-        -p "$RUN/master.pid" -L "$SRV_LOG" </dev/null >>"$SRV_LOG" 2>&1 &
+        -p "$RUN/master.pid" -L "$SRV_LOG" </dev/null >>"$LOGDIR/master.out" 2>&1 &
     MAIN_PID=$!
     record_pid "$MAIN_PID" master || return 1
     wait_listen "$MAIN_PID" "$PORT" "$SPORT"

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are read by scripts/interop.sh
 # GNU Mailutils pop3d (package mailutils-pop3d, installed: it does not conflict with Dovecot).
 #
 # One daemon (`pop3d --config-file STATE/etc/pop3d.conf`, mode daemon, in the foreground),
@@ -9,9 +10,12 @@
 # secrets are in STATE/etc/apop.db (popauth). Mailutils' pop3d has no AUTH command: no SASL.
 #
 # Mailbox: an mbox, STATE/home/NAME/INBOX. fill appends each file as a local delivery agent
-# does (see mbox_append: CRLF -> LF, "From " lines quoted, a separator line); pop3d sends
-# LF as CRLF. The first UIDL (or a RETR/TOP) makes pop3d write an X-UIDL: header into every
-# message not yet having one, which grows their sizes.
+# does (mbox_append: CRLF -> LF, ">"-quoted "From " lines, which pop3d unquotes again);
+# pop3d sends LF as CRLF. Observed: RETR always shows headers pop3d adds, X-IMAPbase: (first
+# message only), X-UID: and Status: O, plus X-UIDL: once UIDL has been asked; LIST counts a
+# message as the mbox held it when the session began (97 bytes, then RETR sends 152), and a
+# session that opened the mbox rewrites it with those headers at its end, so sizes grow
+# between sessions (97 -> 219).
 
 SRV_STLS=1
 SRV_APOP=1
@@ -22,8 +26,9 @@ MU_DOMAIN=localhost
 srv_install() {
     apt_install mailutils-pop3d
     ROOT=/
-    command -v pop3d >/dev/null && command -v popauth >/dev/null ||
+    if ! command -v pop3d >/dev/null || ! command -v popauth >/dev/null; then
         die "mailutils-pop3d installed but pop3d/popauth not found"
+    fi
 }
 
 mu_paths() {
@@ -111,9 +116,11 @@ srv_launch() {
     pop3d --config-file="$MU_CONF" --config-lint >"$LOGDIR/lint.out" 2>&1 ||
         { cat "$LOGDIR/lint.out" >&2; die "pop3d rejects $MU_CONF"; }
     : >"$SRV_LOG"
-    # Every mailbox belongs to the mail owner, so the whole server can run as it: pop3d then
-    # skips switching to the user's uid (it is the same one).
-    setsid setpriv --reuid="$MAIL_OWNER" --regid="$MAIL_OWNER" --clear-groups -- \
+    # Every mailbox belongs to the mail owner, so the whole server can run as it (pop3d then
+    # switches to the uid it already has). pop3d insists on setgid(mail) at startup, which
+    # an unprivileged process may do only if mail is already its group; the key is readable
+    # through the supplementary group.
+    setsid setpriv --reuid="$MAIL_OWNER" --regid=mail --groups="$OWNER_GID" -- \
         pop3d --config-file="$MU_CONF" </dev/null >>"$SRV_LOG" 2>&1 &
     MAIN_PID=$!
     record_pid "$MAIN_PID" pop3d || return 1

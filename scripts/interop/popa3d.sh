@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are read by scripts/interop.sh
 # popa3d 1.0.3 (Openwall), unpacked from Debian's package (it conflicts with dovecot-pop3d).
 #
 # popa3d has no TLS, no APOP, no SASL and no CAPA; its standalone mode (-D) binds 0.0.0.0
@@ -17,7 +18,10 @@
 # /var/mail, so the spool is STATE/mail/pop3i_NAME and the system's /var/mail is untouched.
 #
 # fill appends each file to the mbox as a local delivery agent does (mbox_append: CRLF ->
-# LF, "From " lines quoted with ">"); popa3d sends LF as CRLF and does not unquote.
+# LF, "From " lines quoted with ">"); popa3d sends LF as CRLF and does not unquote, so a body
+# line "From here" comes back as ">From here"; all else is as filled, LIST sizes exact.
+# Its UIDL is a hash of some headers: two messages can share one. A wrong password costs
+# 2.5 s and closes the connection; every response text is empty ("+OK", "-ERR").
 # Syslog is all popa3d logs to (nothing here if no syslog daemon runs); POP3_LOG is socat's
 # log (connections, exits).
 
