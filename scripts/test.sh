@@ -35,9 +35,27 @@ scripts/apt-install.sh mpop fetchmail curl
 
 step "a private Dovecot on loopback for the real-server tests"
 state=$(mktemp -d /tmp/pop3-dovecot.XXXXXX)
-trap 'scripts/dovecot.sh stop "$state" >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+interop=$(mktemp -d /tmp/pop3-ix.XXXXXX)
+stop_servers() {
+    scripts/dovecot.sh stop "$state" >/dev/null 2>&1 || true
+    local dir
+    for dir in "$interop"/*/; do
+        [[ -d $dir ]] && { scripts/interop.sh stop "$dir" >/dev/null 2>&1 || true; }
+    done
+    rm -rf "$state" "$interop"
+}
+trap stop_servers EXIT
 scripts/dovecot.sh start "$state" >/dev/null
 export POP3_DOVECOT_ENV="$state/env" POP3_REQUIRE_DOVECOT=1
+
+step "private Cyrus, Courier, GNU Mailutils and popa3d on loopback for the interop matrix"
+envs=()
+for server in cyrus courier mailutils popa3d; do
+    scripts/interop.sh start "$server" "$interop/$server" >/dev/null
+    envs+=("$interop/$server/env")
+done
+POP3_INTEROP_ENVS=$(IFS=:; echo "${envs[*]}")
+export POP3_INTEROP_ENVS POP3_REQUIRE_INTEROP=1
 
 step "cargo test (every crate, unit + integration + doc tests)"
 cargo test --workspace

@@ -49,10 +49,11 @@ struct Args {
     /// Environment variable holding the password.
     #[arg(long, value_name = "VAR", default_value = "POP3_PASSWORD")]
     password_env: String,
-    /// How to log in. `auto` picks the strongest method both sides support
-    /// (SCRAM-SHA-256-PLUS > SCRAM-SHA-1-PLUS > SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > APOP >
-    /// PLAIN > LOGIN > USER/PASS; those that expose the password only over TLS or with
-    /// --tls none) and tries only that one.
+    /// How to log in. `auto` picks the strongest method both sides support (SCRAM-SHA-256 >
+    /// SCRAM-SHA-1 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER/PASS; those that expose the
+    /// password only over TLS or with --tls none) and tries only that one. The SCRAM-…-PLUS
+    /// variants (TLS channel binding) only when named: servers differ in the binding they
+    /// accept (Cyrus 3.6 offers them but refuses tls-exporter, the one TLS 1.3 defines).
     #[arg(long, value_enum, default_value_t = Auth::Auto)]
     auth: Auth,
     /// Environment variable holding the OAuth 2.0 access token (--auth xoauth2/oauthbearer).

@@ -376,6 +376,29 @@ fn fetchmail_delivers_byte_exact_over_pop3s_and_stls() {
 }
 
 #[test]
+fn a_maildrop_in_use_says_what_to_do() {
+    let s = start("inuse");
+    let mut holder = ours(&s, true);
+    holder.login("alice", "secret").unwrap();
+    let out = pop3()
+        .args(["--host", "localhost", "--port", &s.tls.to_string()])
+        .arg("--ca-file")
+        .arg(s.dir.join("ca.pem"))
+        .args(["--user", "alice", "stat"])
+        .env("POP3_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("IN-USE") && stderr.contains("try again"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    holder.quit().unwrap();
+}
+
+#[test]
 fn pop3_fetch_from_pop3_serve_over_every_tls_mode() {
     let s = start("fetch");
     let want = delivered_with_lf();

@@ -63,14 +63,16 @@ macro_rules! __poplib_api {
         }
 
         /// Logs in with the strongest method both sides support (see `procedures::Auto`):
-        /// SCRAM-SHA-256(-PLUS) > SCRAM-SHA-1(-PLUS) > CRAM-MD5 > APOP > PLAIN > LOGIN >
-        /// USER/PASS, all but SCRAM only over TLS (or with `allow_insecure_auth`). One method
-        /// is tried; a refusal is reported, never followed by a weaker attempt.
+        /// SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER/PASS, all but
+        /// SCRAM only over TLS (or with `allow_insecure_auth`). One method is tried; a refusal
+        /// is reported, never followed by a weaker attempt. The SCRAM-…-PLUS variants only when
+        /// asked for (`login_auto_only` with `Method::ALL`): see `Method::DEFAULT` for why.
         pub $($async)* fn login_auto(&mut self, name: &str, secret: &str) -> $crate::driver::Result<$crate::Status> {
-            self.login_auto_only(name, secret, &$crate::procedures::Method::ALL) $($await)*
+            self.login_auto_only(name, secret, &$crate::procedures::Method::DEFAULT) $($await)*
         }
 
-        /// `login_auto`, choosing only among `methods` (still strongest first).
+        /// `login_auto`, choosing only among `methods` (still strongest first; the -PLUS
+        /// variants among them need a TLS 1.3 connection).
         pub $($async)* fn login_auto_only(
             &mut self,
             name: &str,

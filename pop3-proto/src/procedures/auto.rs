@@ -36,7 +36,22 @@ pub enum Method {
 }
 
 impl Method {
-    /// Every method, strongest first.
+    /// What [`Auto`] chooses from unless told otherwise ([`Auto::only`]): every method but
+    /// the `-PLUS` variants, strongest first. Servers differ in the channel binding they
+    /// accept — Cyrus 3.6 offers SCRAM-…-PLUS but fails it with `tls-exporter`, the only
+    /// binding TLS 1.3 defines (RFC 9266) — and `Auto` never retries with another method, so a
+    /// `-PLUS` it cannot know to work would end the login. Ask for them by name.
+    pub const DEFAULT: [Method; 7] = [
+        Self::ScramSha256,
+        Self::ScramSha1,
+        Self::CramMd5,
+        Self::Apop,
+        Self::Plain,
+        Self::Login,
+        Self::UserPass,
+    ];
+
+    /// Every method, strongest first, the `-PLUS` variants included.
     pub const ALL: [Method; 9] = [
         Self::ScramSha256Plus,
         Self::ScramSha1Plus,
@@ -75,11 +90,12 @@ impl Method {
     }
 }
 
-/// Logs in with the strongest [`Method`] both sides support: SCRAM-…-PLUS > SCRAM-SHA-256 >
-/// SCRAM-SHA-1 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER/PASS. What the server supports comes
-/// from CAPA (asked first if nobody has; a server without CAPA is assumed to take APOP when
-/// its greeting has a timestamp, and USER/PASS); `-PLUS` needs the TLS channel binding from
-/// the driver. Methods that expose the password are skipped without TLS unless
+/// Logs in with the strongest [`Method`] both sides support: SCRAM-SHA-256 > SCRAM-SHA-1 >
+/// CRAM-MD5 > APOP > PLAIN > LOGIN > USER/PASS by default ([`Method::DEFAULT`]; with
+/// [`Auto::only`] the SCRAM-…-PLUS variants can rank first, and need the TLS channel binding
+/// from the driver). What the server supports comes from CAPA (asked first if nobody has; a
+/// server without CAPA is assumed to take APOP when its greeting has a timestamp, and
+/// USER/PASS). Methods that expose the password are skipped without TLS unless
 /// [`Config::allow_plaintext_auth`](crate::Config::allow_plaintext_auth). Exactly one method
 /// is tried: a refusal is reported, never answered by silently trying a weaker one.
 ///
@@ -107,7 +123,7 @@ impl Auto {
             secret,
             nonce: nonce.into(),
             binding: None,
-            allowed: Method::ALL.to_vec(),
+            allowed: Method::DEFAULT.to_vec(),
         }
     }
 
