@@ -65,6 +65,7 @@ declare -A PORT=() LOGIN=()
 start() {
     local name=$1 state
     state=$(mktemp -d /tmp/pop3-bix.XXXXXX)
+    chmod 755 "$state" # servers that drop root must reach their folders
     STATES[$name]=$state
     if [[ $name == dovecot ]]; then
         "$ROOT/scripts/dovecot.sh" start "$state" >/dev/null

@@ -435,7 +435,8 @@ greeting_ok() {
     local line
     { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
     IFS= read -r -t 5 line <&3 || line=
-    printf 'QUIT\r\n' >&3 2>/dev/null || true
+    # A server still starting may have reset the connection: no SIGPIPE for that.
+    (trap '' PIPE; printf 'QUIT\r\n' >&3) 2>/dev/null || true
     exec 3<&- 3>&-
     [[ $line == "+OK "* ]]
 }

@@ -146,6 +146,8 @@ cmd_start() {
     for e in $STATE_ENTRIES; do rm -rf "${STATE:?}/$e"; done
     # Servers that drop root must reach inside.
     chmod 755 "$STATE"
+    runuser -u "$MAIL_OWNER" -- test -x "$STATE" ||
+        die "$MAIL_OWNER cannot reach $STATE: every folder above it must be searchable (chmod 755; mktemp -d makes 700)"
     mkdir -p "$LOGDIR" "$RUN"
     chmod 755 "$LOGDIR" "$RUN"
     printf '%s\n%s\n' "$SERVER" "$ROOT" >"$STATE/server"

@@ -36,6 +36,7 @@ scripts/apt-install.sh mpop fetchmail curl
 step "a private Dovecot on loopback for the real-server tests"
 state=$(mktemp -d /tmp/pop3-dovecot.XXXXXX)
 interop=$(mktemp -d /tmp/pop3-ix.XXXXXX)
+chmod 755 "$interop" # servers that drop root (Cyrus, Mailutils) must reach their folders
 stop_servers() {
     scripts/dovecot.sh stop "$state" >/dev/null 2>&1 || true
     local dir
