@@ -402,3 +402,39 @@ proptest! {
         }
     }
 }
+
+/// Pipelined commands go out only while the bytes sent and not yet answered stay within
+/// `max_in_flight_bytes`; each answer frees room for more; one command always goes.
+#[test]
+fn commands_in_flight_are_bounded_in_bytes() {
+    let mut config = Config::default();
+    config.pipelining = Pipelining::On;
+    config.max_in_flight_bytes = 30; // "NOOP\r\n" is 6 bytes: five fit, not six
+    let mut client = logged_in_with(config);
+    for _ in 0..8 {
+        client.send(Command::Noop).unwrap();
+    }
+    let mut out = Vec::new();
+    client.poll_transmit(&mut out);
+    assert_eq!(out, b"NOOP\r\n".repeat(5), "five in flight");
+    client.poll_transmit(&mut out);
+    assert_eq!(out.len(), 30, "no room until an answer comes");
+    client.handle_input(b"+OK\r\n");
+    assert!(client.poll_event().unwrap().unwrap().is_final());
+    out.clear();
+    client.poll_transmit(&mut out);
+    assert_eq!(out, b"NOOP\r\n", "one answer, room for one more");
+
+    let mut config = Config::default();
+    config.pipelining = Pipelining::On;
+    config.max_in_flight_bytes = 1;
+    let mut client = logged_in_with(config);
+    client.send(Command::Noop).unwrap();
+    client.send(Command::Noop).unwrap();
+    out.clear();
+    client.poll_transmit(&mut out);
+    assert_eq!(
+        out, b"NOOP\r\n",
+        "a bound below one command still lets one go"
+    );
+}

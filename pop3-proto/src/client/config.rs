@@ -65,9 +65,17 @@ impl LowSpeed {
 pub struct Config {
     /// Pipelining mode (default [`Pipelining::Auto`]).
     pub pipelining: Pipelining,
-    /// Most commands in flight when pipelining (default 32: near the throughput ceiling
-    /// without filling the server's receive window).
+    /// Most commands in flight when pipelining (default 1,024). The byte bound below is what
+    /// usually binds: a window counted in commands is too small on a long round trip and
+    /// says nothing about what the socket buffers hold.
     pub max_in_flight: usize,
+    /// Most bytes of commands sent and not yet answered when pipelining (default 8 KiB,
+    /// about 700 `RETR`s). Well under what a socket's send buffer and the server's receive
+    /// buffer hold together, so a driver that writes everything before it reads can never
+    /// block on a server that has stopped reading to write replies; enough that a 20 ms
+    /// round trip does not throttle a mailbox of small messages. At least one command is
+    /// always sent.
+    pub max_in_flight_bytes: usize,
     /// Longest status, listing or CAPA line, CRLF included (default 512, RFC 2449).
     pub max_line_length: usize,
     /// Longest SASL challenge line (default 8192; challenges can carry certificates).
@@ -116,7 +124,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             pipelining: Pipelining::Auto,
-            max_in_flight: 32,
+            max_in_flight: 1024,
+            max_in_flight_bytes: 8 * 1024,
             max_line_length: 512,
             max_sasl_line_length: 8192,
             max_capa_lines: 256,

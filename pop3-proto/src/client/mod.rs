@@ -692,18 +692,23 @@ impl Client {
                 return line.len();
             }
         }
+        // Once per call, then kept up to date: the window may hold a thousand commands.
+        let mut unanswered: usize = self.in_flight.iter().map(Pending::encoded_len).sum();
+        let mut barrier_in_flight = self.in_flight.iter().any(|p| p.expect.blocks_later());
         while let Some(next) = self.queue.front() {
-            let barrier_in_flight = self.in_flight.iter().any(|p| p.expect.blocks_later());
+            let len = next.encoded_len();
             if barrier_in_flight
                 || (next.expect.is_barrier() && !self.in_flight.is_empty())
                 || self.in_flight.len() >= self.window()
+                || (!self.in_flight.is_empty()
+                    && unanswered + len > self.config.max_in_flight_bytes)
             {
                 break;
             }
-            let len = next.encoded_len();
             if out.remaining_mut() < len {
                 break;
             }
+            unanswered += len;
             let Some(mut pending) = self.queue.pop_front() else {
                 break;
             };
@@ -711,6 +716,7 @@ impl Client {
             written += len;
             self.transmitted += 1;
             pending.seq = self.transmitted;
+            barrier_in_flight |= pending.expect.blocks_later();
             let transition = match pending.expect {
                 Expect::Quit => Some(Transition::QuitSent),
                 Expect::Sasl => Some(Transition::SaslStarted),
