@@ -1,6 +1,7 @@
 //! Opening connections: implicit TLS (the default), required STLS, or plaintext.
 
 use crate::session::{Hooks, Pop3};
+use crate::transport::BufferedTcp;
 use crate::{Error, Result, TlsMode, Transport};
 use pop3_proto::driver::{Finish, Settings};
 use pop3_proto::procedures::{StartTls, Step};
@@ -44,7 +45,7 @@ impl Connector {
             (TlsMode::Implicit, Some(config)) => {
                 let conn = ClientConnection::new(config.clone(), server_name.clone())
                     .map_err(Error::Tls)?;
-                Transport::Tls(Box::new(StreamOwned::new(conn, tcp)))
+                Transport::Tls(Box::new(StreamOwned::new(conn, BufferedTcp::new(tcp))))
             }
             _ => Transport::Plain(tcp),
         };
@@ -147,7 +148,7 @@ impl Pop3<Transport> {
         };
         let mut tls = match tcp.try_clone() {
             Ok(tcp) => match ClientConnection::new(config, name) {
-                Ok(conn) => StreamOwned::new(conn, tcp),
+                Ok(conn) => StreamOwned::new(conn, BufferedTcp::new(tcp)),
                 Err(e) => return Err(self.pump.fail(Error::Tls(e))),
             },
             Err(e) => return Err(self.pump.fail(Error::Io(e))),
@@ -156,6 +157,7 @@ impl Pop3<Transport> {
         while tls.conn.is_handshaking() {
             let step = tls
                 .sock
+                .tcp()
                 .set_read_timeout(timeout)
                 .and_then(|()| tls.conn.complete_io(&mut tls.sock));
             if let Err(e) = step {

@@ -42,4 +42,4 @@ pub use pop3_proto;
 pub use pop3_proto::driver::{tls, Error, Part, Result, TlsMode};
 pub use pop3_proto::procedures::BatchReport;
 pub use session::{MessageReader, Pop3};
-pub use transport::Transport;
+pub use transport::{BufferedTcp, Transport};

@@ -1,10 +1,12 @@
 //! Opening connections: implicit TLS (the default), required STLS, or plaintext.
 
 use crate::session::Pop3;
+use crate::transport::TLS_READ_BUFFER;
 use crate::{Error, Result, TlsMode, Transport};
 use pop3_proto::driver::{Finish, Settings};
 use pop3_proto::procedures::{StartTls, Step};
 use pop3_proto::Capabilities;
+use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -44,8 +46,10 @@ impl Connector {
         let timeout = settings.timeout_value();
         let transport = match (settings.mode(), &tls_config) {
             (TlsMode::Implicit, Some(config)) => {
-                let handshake =
-                    TlsConnector::from(config.clone()).connect(server_name.clone(), tcp);
+                let handshake = TlsConnector::from(config.clone()).connect(
+                    server_name.clone(),
+                    BufReader::with_capacity(TLS_READ_BUFFER, tcp),
+                );
                 let stream = match timeout {
                     Some(t) => tokio::time::timeout(t, handshake)
                         .await
@@ -122,7 +126,8 @@ impl Pop3<Transport> {
         let Transport::Plain(tcp) = std::mem::replace(&mut self.stream, Transport::Detached) else {
             return Err(self.pump.fail(Error::Closed("STLS over TLS".into())));
         };
-        let handshake = TlsConnector::from(config).connect(name, tcp);
+        let handshake = TlsConnector::from(config)
+            .connect(name, BufReader::with_capacity(TLS_READ_BUFFER, tcp));
         let result = match self.pump.deadline() {
             Some(deadline) => tokio::time::timeout_at(deadline.into(), handshake).await,
             None => Ok(handshake.await),

@@ -3,6 +3,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use tokio::io::BufReader;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -13,12 +14,17 @@ use tokio_rustls::client::TlsStream;
 pub enum Transport {
     /// Plain TCP.
     Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
+    /// TLS over TCP, the socket read through a 64 KiB buffer: rustls asks for about one TLS
+    /// record per read, and a bulk transfer of small records would otherwise cost a system
+    /// call per record.
+    Tls(Box<TlsStream<BufReader<TcpStream>>>),
     /// Taken apart for an STLS handshake; only seen if that handshake was cancelled.
     #[doc(hidden)]
     Detached,
 }
+
+/// The read buffer under TLS.
+pub(crate) const TLS_READ_BUFFER: usize = 64 * 1024;
 
 fn detached() -> io::Error {
     io::Error::new(
@@ -37,7 +43,7 @@ impl Transport {
     pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
             Self::Plain(s) => Some(s),
-            Self::Tls(s) => Some(s.get_ref().0),
+            Self::Tls(s) => Some(s.get_ref().0.get_ref()),
             Self::Detached => None,
         }
     }
