@@ -53,6 +53,7 @@ impl Connector {
             read_now: Transport::read_now,
             read_timeout: Transport::set_read_timeout,
             binding: Transport::channel_binding,
+            quick_ack: Transport::after_read,
         };
         let timeout = settings.timeout_value();
         let mut pop = Pop3::with_hooks(transport, settings.session(), timeout, hooks)?;

@@ -21,6 +21,8 @@ pub(crate) struct Hooks<S> {
     pub(crate) read_timeout: fn(&S, Option<Duration>) -> io::Result<()>,
     /// The TLS channel binding, for SCRAM-…-PLUS.
     pub(crate) binding: fn(&S) -> Option<ChannelBinding>,
+    /// After a read in stop-and-wait: acknowledge at once (see `Transport::after_read`).
+    pub(crate) quick_ack: fn(&S),
 }
 
 impl<S> Hooks<S> {
@@ -30,6 +32,7 @@ impl<S> Hooks<S> {
             read_now: |_, _| Err(io::ErrorKind::WouldBlock.into()),
             read_timeout: |_, _| Ok(()),
             binding: |_| None,
+            quick_ack: |_| {},
         }
     }
 }
@@ -166,6 +169,10 @@ impl<S: Read + Write> Pop3<S> {
                 self.read_timeout = timeout;
             }
             let result = self.stream.read(self.pump.read_space());
+            // A pipelined session has the next reply on its way anyway: no setsockopt per read.
+            if !self.session().is_pipelining() {
+                (self.hooks.quick_ack)(&self.stream);
+            }
             self.pump.read_done(result);
         }
     }

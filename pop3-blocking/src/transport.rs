@@ -96,6 +96,7 @@ impl Transport {
 
     /// Re-arms TCP_QUICKACK after a read (Linux): without it, a server's Nagle meets our
     /// delayed ACK and every command costs 40 ms with Cyrus, Courier, Mailutils and popa3d.
+    /// The session calls it after reads in stop-and-wait only.
     pub(crate) fn after_read(&self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
@@ -131,12 +132,10 @@ impl Transport {
 
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self {
+        match self {
             Self::Plain(s) => s.read(buf),
             Self::Tls(s) => s.read(buf),
-        }?;
-        self.after_read();
-        Ok(n)
+        }
     }
 }
 
