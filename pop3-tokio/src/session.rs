@@ -127,10 +127,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
             }
         }
         let mut buf = ReadBuf::new(self.pump.read_space());
-        if let Poll::Ready(result) = Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
-            let n = buf.filled().len();
-            self.pump.read_done(result.map(|()| n));
-            progress = true;
+        match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+            Poll::Ready(result) => {
+                let n = buf.filled().len();
+                self.pump.read_done(result.map(|()| n));
+                progress = true;
+            }
+            // Nothing waiting: sleep without a receive buffer (the next read probes first).
+            Poll::Pending => self.pump.release_if_idle(),
         }
         if let Some(deadline) = self.pump.deadline() {
             self.sleep.as_mut().reset(deadline.into());
@@ -181,7 +185,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         loop {
             match self.next(&mut procedure).await? {
                 Step::Item(item) => each(item)?,
-                Step::Done(output) => return output.finish(),
+                Step::Done(output) => {
+                    // Between calls the session may wait long (or for ever): without a buffer.
+                    self.pump.release_if_idle();
+                    return output.finish();
+                }
                 Step::StartTls(_) => {
                     let e = Error::TlsRequired("this stream cannot be upgraded to TLS");
                     return Err(self.pump.fail(e));

@@ -361,6 +361,23 @@ impl Client {
             .saturating_sub(self.queue.len() + self.in_flight.len())
     }
 
+    /// Frees the receive buffer if it holds nothing not yet handled, so a session waiting
+    /// for its server holds no read space (thousands of mostly idle sessions then cost a few
+    /// KiB each); the next [`read_space`](Self::read_space) or
+    /// [`handle_input`](Self::handle_input) allocates again. Returns whether it was freed.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Config};
+    /// let mut client = Client::new(Config::default());
+    /// let _ = client.read_space();
+    /// assert!(client.receive_buffer_capacity() > 0);
+    /// assert!(client.release_receive_buffer());
+    /// assert_eq!(client.receive_buffer_capacity(), 0);
+    /// ```
+    pub fn release_receive_buffer(&mut self) -> bool {
+        self.recv.release()
+    }
+
     /// Capacity of the receive buffer in bytes (for monitoring memory bounds).
     pub fn receive_buffer_capacity(&self) -> usize {
         self.recv.capacity()

@@ -104,6 +104,16 @@ impl RecvBuf {
         self.note_arrival(transmitted);
     }
 
+    /// Gives the allocation back when nothing received waits in it (chunks handed out keep
+    /// their share of it alive). The next read makes a fresh one.
+    pub(crate) fn release(&mut self) -> bool {
+        if self.len > 0 {
+            return false;
+        }
+        self.buf = BytesMut::new();
+        true
+    }
+
     pub(crate) fn spare(&self) -> usize {
         self.buf.len() - self.len
     }

@@ -112,7 +112,16 @@ pub struct Pump {
     io_error: Option<Error>,
     /// A TLS handshake was handed out and not reported back.
     handshaking: bool,
+    /// Where a read goes while the receive buffer is released (see
+    /// [`release_if_idle`](Self::release_if_idle)): small, so waking costs no big allocation
+    /// until data is really there.
+    probe: [u8; PROBE],
+    /// The last [`read_space`](Self::read_space) was the probe.
+    probing: bool,
 }
+
+/// The size of [`Pump`]'s probe read.
+const PROBE: usize = 1024;
 
 impl core::fmt::Debug for Pump {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -144,6 +153,8 @@ impl Pump {
             closed: None,
             io_error: None,
             handshaking: false,
+            probe: [0; PROBE],
+            probing: false,
         };
         pump.tick();
         pump
@@ -256,9 +267,25 @@ impl Pump {
         }
     }
 
-    /// Space to read into.
+    /// Space to read into: the session's receive buffer, or while that is released, a small
+    /// probe whose bytes are copied in.
     pub fn read_space(&mut self) -> &mut [u8] {
-        self.client.read_space()
+        self.probing = self.client.receive_buffer_capacity() == 0;
+        if self.probing {
+            &mut self.probe
+        } else {
+            self.client.read_space()
+        }
+    }
+
+    /// Frees the receive buffer when the session is idle — no reply owed, nothing received
+    /// unhandled (call when a read finds nothing waiting and the task is about to sleep): an
+    /// idle session then holds no read space, while one in the middle of a transfer keeps
+    /// its buffer between reads.
+    pub fn release_if_idle(&mut self) {
+        if self.client.in_flight() == 0 {
+            self.client.release_receive_buffer();
+        }
     }
 
     /// Reports a read into [`read_space`](Self::read_space): bytes, the end of the stream
@@ -271,6 +298,13 @@ impl Pump {
         self.checked = matches!(&result, Ok(0)) || (checking && result.is_err());
         match result {
             Ok(0) => self.client.handle_eof(),
+            Ok(n) if self.probing => match self.probe.get(..n) {
+                Some(data) => self.client.handle_input(data),
+                None => {
+                    let e = io::Error::other("a read returned more bytes than it was given");
+                    self.connection_lost(e);
+                }
+            },
             Ok(n) => {
                 if self.client.commit_read(n).is_err() {
                     let e = io::Error::other("a read returned more bytes than it was given");
