@@ -63,6 +63,7 @@ impl Connector {
         let binding = transport.channel_binding();
         let mut pop = Pop3::from_stream(transport, settings.session(), timeout).await?;
         pop.binding = binding;
+        pop.quick_ack = Transport::after_read;
         pop.tls = tls_config.map(|config| (config, server_name));
         if settings.mode() == TlsMode::StartTls {
             pop.upgrade(StartTls::required()).await?;

@@ -51,6 +51,9 @@ pub struct Pop3<S = Transport> {
     pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     /// The TLS channel binding, for SCRAM-…-PLUS (set by the connector).
     pub(crate) binding: Option<ChannelBinding>,
+    /// After a read in stop-and-wait: acknowledge at once (set by the connector; see
+    /// `Transport::after_read`).
+    pub(crate) quick_ack: fn(&S),
 }
 
 impl<S> std::fmt::Debug for Pop3<S> {
@@ -72,6 +75,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
             tls: None,
             binding: None,
+            quick_ack: |_| {},
         };
         pop.run(Greet::new(), |never| match never {}).await?;
         Ok(pop)
@@ -130,6 +134,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
             Poll::Ready(result) => {
                 let n = buf.filled().len();
+                // A pipelined session has the next reply on its way: no setsockopt per read.
+                if !self.pump.client().is_pipelining() {
+                    (self.quick_ack)(&self.stream);
+                }
                 self.pump.read_done(result.map(|()| n));
                 progress = true;
             }

@@ -58,7 +58,8 @@ impl Transport {
 
     /// Re-arms TCP_QUICKACK after a read (Linux): without it, a server's Nagle meets our
     /// delayed ACK and every command costs 40 ms with Cyrus, Courier, Mailutils and popa3d.
-    fn after_read(&self) {
+    /// The session calls it after reads in stop-and-wait only.
+    pub(crate) fn after_read(&self) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             if let Some(tcp) = self.tcp() {
@@ -74,16 +75,11 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let result = match this {
+        match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Self::Detached => Poll::Ready(Err(detached())),
-        };
-        if result.is_ready() {
-            this.after_read();
         }
-        result
     }
 }
 
