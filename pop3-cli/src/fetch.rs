@@ -119,7 +119,7 @@ pub enum FetchError {
         status: Status,
     },
     /// The server did not commit the deletions.
-    #[error("the server did not confirm QUIT ({0}): nothing was deleted; the next run deletes the stored messages")]
+    #[error("the server did not confirm QUIT ({0}): some deletions may not have happened; the messages are stored, and the next run deletes what is left")]
     NotCommitted(Status),
     /// The connection ended before the server confirmed QUIT.
     #[error("the connection ended before the server confirmed QUIT: the deletions may not have happened; the next run finishes them")]
@@ -149,7 +149,8 @@ enum Piece {
 const BUNDLE_PIECES: usize = 64;
 /// …or this many bytes…
 const BUNDLE_BYTES: usize = 256 << 10;
-/// …or when it is this old (a slow server's messages still reach the disk promptly).
+/// …or when it is this old as the next piece comes (from a slow server, messages go to the
+/// writer as they come rather than sixty-four at a time).
 const BUNDLE_AGE: Duration = Duration::from_millis(10);
 /// How many bundles may wait for the writer: at most about a MiB in flight.
 const BUNDLES_IN_FLIGHT: usize = 4;
@@ -180,7 +181,7 @@ pub fn fetch(
         Ok(lock) => lock,
         Err(e) => return failed(summary, maildir_error(e)),
     };
-    if let Err(e) = maildir.clean_tmp(&lock) {
+    if let Err(e) = maildir.clean_tmp(&lock).and_then(|_| maildir.sync_record()) {
         return failed(summary, maildir_error(e));
     }
 
@@ -221,6 +222,13 @@ pub fn fetch(
         .filter(|(_, uid)| times_seen[uid.as_slice()] == 1)
         .cloned()
         .collect();
+    let ambiguous = uids.len() - uid_of.len();
+    if ambiguous > 0 && !options.delete {
+        eprintln!(
+            "pop3: warning: the server gives {ambiguous} messages a UIDL it also gives another, \
+             so they are fetched on every run; --delete takes them off the server once stored"
+        );
+    }
     let mut all: Vec<MsgNum> = sizes.keys().copied().collect();
     all.sort_unstable();
     let selected: Vec<MsgNum> = all
@@ -310,6 +318,14 @@ pub fn fetch(
     if let Err(e) = retrieval {
         return failed(summary, FetchError::Session(e));
     }
+    if stored_now.len() + refused.len() != selected.len() {
+        let e = io::Error::other(format!(
+            "{} of {} messages were neither stored nor refused",
+            selected.len() - stored_now.len() - refused.len(),
+            selected.len()
+        ));
+        return failed(summary, FetchError::Store(e));
+    }
     let refused_error = refused.first().map(|(msg, status)| FetchError::Refused {
         count: refused.len(),
         msg: *msg,
@@ -397,8 +413,12 @@ fn write_messages(
                     Piece::End(msg) => (msg, None),
                 };
                 if current.as_ref().is_none_or(|(m, ..)| *m != msg) {
-                    if let Some((_, unfinished, _)) = current.take() {
+                    if let Some((m, unfinished, _)) = current.take() {
+                        // The batch ends every body it starts: this would be a bug.
                         unfinished.discard();
+                        return Err(io::Error::other(format!(
+                            "message {m} was cut off by message {msg}"
+                        )));
                     }
                     let delivery = maildir.create(account, uid_of.get(&msg).map(Vec::as_slice))?;
                     current = Some((msg, delivery, CrlfToLf::default()));

@@ -194,8 +194,9 @@ enum Cmd {
     /// all stay on the server. Each is written under DIR/tmp, synced, renamed into DIR/new and
     /// the rename synced; the file name records the account and UIDL, so an interrupted run
     /// (a cut connection, a kill) leaves every message whole in new/ or still on the server,
-    /// and the next run neither loses nor repeats any. Line ends become LF (each CRLF pair;
-    /// lone CRs stay) unless --crlf.
+    /// and the next run neither loses nor repeats any. (A server that gives two messages the
+    /// same UIDL leaves no way to tell them apart: those are fetched on every run, with a
+    /// warning on stderr.) Line ends become LF (each CRLF pair; lone CRs stay) unless --crlf.
     #[command(after_help = "\
 Output: a progress bar (messages, bytes, rate, ETA) when stdout is a terminal; the last line
 on stdout is always exactly `fetched N, skipped M, deleted D`.
@@ -348,7 +349,9 @@ fn run(args: Args) -> Result<(), String> {
             all: *all,
             crlf: *crlf,
         };
-        let account = maildir::Account::new(args.user.as_deref().unwrap_or(""), &host);
+        // The port too: two servers on one host keep separate records.
+        let server = format!("{host}:{}", port(&args));
+        let account = maildir::Account::new(args.user.as_deref().unwrap_or(""), &server);
         let progress = progress_bar();
         let report = fetch::fetch(pop, &account, &options, &progress);
         progress.finish_and_clear();
