@@ -42,6 +42,10 @@ readonly SASL_MECHS=PLAIN,LOGIN,CRAM-MD5,SCRAM-SHA-1,SCRAM-SHA-256,EXTERNAL,OAUT
 
 die() { echo "dovecot.sh: $*" >&2; exit 1; }
 
+# used_ports, pick_ports (into PICKED), greeting_ok: shared with scripts/interop.sh.
+# shellcheck source=scripts/lib/ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
+
 usage() {
     sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
@@ -96,36 +100,6 @@ ensure_mail_owner() {
             --shell /usr/sbin/nologin "$MAIL_OWNER"
     OWNER_UID=$(id -u "$MAIL_OWNER")
     OWNER_GID=$(id -g "$MAIL_OWNER")
-}
-
-# Ports in any state count (listening, connected, TIME_WAIT): avoiding them all is cheap and
-# makes a failed bind, and so a retry, rare.
-used_ports() {
-    # Not `while read <file`: bash reads a /proc file a byte at a time, and the kernel rebuilds
-    # the table on every read (seconds with many TIME_WAIT sockets left by a benchmark).
-    local h
-    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-        awk '$1 != "sl" { split($2, a, ":"); print a[2] }' | sort -u |
-        while read -r h; do echo $((16#$h)); done
-}
-
-# Two ports outside the ephemeral range (so no outgoing connection takes them meanwhile)
-# and unused right now. Dovecot binds them itself, so a race is possible; start retries.
-pick_ports() {
-    local lo hi from to span p
-    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
-    if ((lo > 12000)); then from=10000 to=$((lo - 1)); else from=$((hi + 1)) to=65535; fi
-    ((to - from > 100)) || { from=10000 to=60999; }
-    span=$((to - from + 1))
-    local -A used=()
-    for p in $(used_ports); do used[$p]=1; done
-    PICKED=()
-    while ((${#PICKED[@]} < 2)); do
-        p=$((from + (RANDOM * 32768 + RANDOM) % span))
-        [[ -z ${used[$p]:-} ]] || continue
-        used[$p]=1
-        PICKED+=("$p")
-    done
 }
 
 has_ipv6_loopback() {
@@ -428,17 +402,6 @@ cmd_stop() {
 
 port_open() {
     (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
-}
-
-# The plain port's greeting comes only once login and auth processes are ready.
-greeting_ok() {
-    local line
-    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-    IFS= read -r -t 5 line <&3 || line=
-    # A server still starting may have reset the connection: no SIGPIPE for that.
-    (trap '' PIPE; printf 'QUIT\r\n' >&3) 2>/dev/null || true
-    exec 3<&- 3>&-
-    [[ $line == "+OK "* ]]
 }
 
 fail_start() {
