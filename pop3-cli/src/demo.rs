@@ -46,30 +46,8 @@ pub fn run(
     let store = Arc::new(MemoryStore::new());
     store.add_user(USER, PASSWORD, messages.clone());
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the demo server: {e}"))?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(|e| format!("cannot listen on loopback: {e}"))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let served = store.clone();
-    runtime.spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let store = served.clone();
-            tokio::spawn(async move {
-                let mut config = ServerConfig::default();
-                // Loopback only, and a password made up for the demo.
-                config.allow_plaintext_auth = true;
-                config.implementation = Some("pop3 demo".into());
-                let mut entropy = [0u8; 16];
-                let _ = getrandom::fill(&mut entropy);
-                let _ = serve_tcp(tcp, None, false, config, &*store, entropy).await;
-            });
-        }
-    });
+    let (runtime, port) =
+        serve_in_process(store).map_err(|e| format!("cannot start the demo server: {e}"))?;
     announce(&format!(
         "127.0.0.1:{port} ({MESSAGES} messages, {:.1} MB)",
         bytes as f64 / 1e6
@@ -101,6 +79,43 @@ pub fn run(
         verified,
         bytes,
     })
+}
+
+/// Serves `store` in this process on a free loopback port, over plain TCP with plaintext
+/// logins allowed (loopback only): the demo's server, and the fault tests'. The server runs
+/// as long as the returned runtime lives.
+///
+/// ```no_run
+/// use pop3_tokio::server::MemoryStore;
+/// let store = std::sync::Arc::new(MemoryStore::new());
+/// store.add_user("demo", "pw", vec![b"Subject: hi\r\n\r\nhello\r\n".to_vec()]);
+/// let (_runtime, port) = pop3_cli::demo::serve_in_process(store)?;
+/// println!("POP3 on 127.0.0.1:{port}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn serve_in_process(
+    store: Arc<MemoryStore>,
+) -> std::io::Result<(tokio::runtime::Runtime, u16)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let port = listener.local_addr()?.port();
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut config = ServerConfig::default();
+                config.allow_plaintext_auth = true;
+                config.implementation = Some("pop3 demo".into());
+                let mut entropy = [0u8; 16];
+                let _ = getrandom::fill(&mut entropy);
+                let _ = serve_tcp(tcp, None, false, config, &*store, entropy).await;
+            });
+        }
+    });
+    Ok((runtime, port))
 }
 
 /// Checks that the Maildir holds each message exactly once, equal to the server's copy with

@@ -9,8 +9,7 @@
 use pop3_blocking::{Connector, TlsMode};
 use pop3_cli::fetch::{fetch, Options, Summary};
 use pop3_cli::maildir::{Account, CrlfToLf};
-use pop3_tokio::pop3_proto::server::ServerConfig;
-use pop3_tokio::server::{serve_tcp, MemoryStore};
+use pop3_tokio::server::MemoryStore;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -45,27 +44,8 @@ struct Server {
 
 impl Server {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let port = listener.local_addr().unwrap().port();
         let store = Arc::new(MemoryStore::new());
-        let served = store.clone();
-        runtime.spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let store = served.clone();
-                tokio::spawn(async move {
-                    let mut config = ServerConfig::default();
-                    config.allow_plaintext_auth = true;
-                    let _ = serve_tcp(tcp, None, false, config, &*store, [7; 16]).await;
-                });
-            }
-        });
+        let (runtime, port) = pop3_cli::demo::serve_in_process(store.clone()).unwrap();
         Server {
             runtime,
             store,
