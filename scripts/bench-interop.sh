@@ -17,6 +17,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 readonly ROOT
+# shellcheck source=scripts/lib/build.sh
+. "$ROOT/scripts/lib/build.sh"
 readonly COUNT=${BENCH_MESSAGES:-300}
 readonly RUNS=${BENCH_RUNS:-3}
 readonly SERVERS=${BENCH_SERVERS:-dovecot cyrus courier mailutils popa3d}
@@ -140,14 +142,7 @@ main() {
     WORK=$(mktemp -d)
     mkdir -p "$WORK/mail" /dev/shm/pop3-bench-interop
     generate "$WORK/mail"
-    local exe
-    exe=$(cd "$ROOT" && cargo build --release --quiet -p pop3-blocking --example bench_fetch \
-        --message-format=json-render-diagnostics | python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["executable"])' | tail -n 1)
-    cp "$exe" "$WORK/bench_fetch"
+    build_example pop3-blocking bench_fetch "$WORK/bench_fetch"
     local name client run
     for name in $SERVERS; do start "$name"; done
 

@@ -16,6 +16,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 readonly ROOT
+# shellcheck source=scripts/lib/build.sh
+. "$ROOT/scripts/lib/build.sh"
 readonly COUNT=${BENCH_MESSAGES:-1000}
 readonly DELAY_MS=${BENCH_DELAY_MS:-10}
 readonly RUNS=${BENCH_RUNS:-3}
@@ -140,14 +142,7 @@ for i in range(count):
         m += " ".join(rnd.choice(words) for _ in range(10)).encode() + b"\r\n"
     open(os.path.join(folder, f"{i:06d}"), "wb").write(m)
 PY
-    local exe
-    exe=$(cd "$ROOT" && cargo build --release --quiet -p pop3-blocking --example bench_fetch \
-        --message-format=json-render-diagnostics | python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["executable"])' | tail -n 1)
-    cp "$exe" "$WORK/bench_fetch"
+    build_example pop3-blocking bench_fetch "$WORK/bench_fetch"
     STATE=$(mktemp -d /tmp/pop3-lat.XXXXXX)
     "$ROOT/scripts/dovecot.sh" start "$STATE" >/dev/null
     "$ROOT/scripts/dovecot.sh" adduser "$STATE" "$USER_NAME" "$PASSWORD" >/dev/null

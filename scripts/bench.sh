@@ -239,20 +239,9 @@ if __name__ == "__main__":
 EOF
 }
 
-# Builds one example (or with KIND=--bin, a binary) and copies it out: both drivers have an
-# example called bench_fetch, and target/release/examples/ keeps only the last one built.
-build_example() {
-    local package=$1 example=$2 dest=$3 kind=${4:---example} exe
-    exe=$(cd "$ROOT" && cargo build --release --quiet -p "$package" "$kind" "$example" \
-        --message-format=json-render-diagnostics |
-        python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["executable"])' | tail -n 1)
-    [[ -x $exe ]] || die "no executable for $package example $example"
-    cp "$exe" "$dest"
-}
+# build_example PACKAGE EXAMPLE DEST [--bin]
+# shellcheck source=scripts/lib/build.sh
+. "$ROOT/scripts/lib/build.sh"
 
 build() {
     note "building the release examples"
