@@ -135,9 +135,6 @@ pub struct Report {
     pub error: Option<FetchError>,
 }
 
-/// A message stored this run, as the writer thread reports it once durable.
-type Stored = (MsgNum, Option<Vec<u8>>);
-
 /// What the network side hands the writer thread.
 enum Piece {
     Data(MsgNum, Bytes),
@@ -299,7 +296,7 @@ pub fn fetch(
 
     // Remember what is stored, also for when the user deletes the files.
     let mut stored_uids: HashSet<Vec<u8>> = stored_before;
-    stored_uids.extend(stored_now.iter().filter_map(|(_, uid)| uid.clone()));
+    stored_uids.extend(stored_now.iter().filter_map(|m| uid_of.get(m).cloned()));
     if has_uidl {
         let on_server: HashSet<&Vec<u8>> = uid_of.values().collect();
         let keep: Vec<&[u8]> = stored_uids
@@ -340,7 +337,7 @@ pub fn fetch(
         };
     }
     // Everything the Maildir durably holds goes; nothing else.
-    let this_run: HashSet<MsgNum> = stored_now.iter().map(|(m, _)| *m).collect();
+    let this_run: HashSet<MsgNum> = stored_now.iter().copied().collect();
     let doomed: Vec<MsgNum> = all
         .iter()
         .copied()
@@ -388,13 +385,13 @@ fn write_messages(
     uid_of: &HashMap<MsgNum, Vec<u8>>,
     crlf: bool,
     rx: Receiver<Vec<Piece>>,
-) -> (Vec<Stored>, Option<io::Error>) {
-    let mut durable: Vec<Stored> = Vec::new();
+) -> (Vec<MsgNum>, Option<io::Error>) {
+    let mut durable: Vec<MsgNum> = Vec::new();
     let mut batch = maildir.batch();
-    let mut waiting: Vec<Stored> = Vec::new();
+    let mut waiting: Vec<MsgNum> = Vec::new();
     let mut current: Option<(MsgNum, Delivery, CrlfToLf)> = None;
     let mut scratch = Vec::new();
-    let mut commit = |batch: &mut crate::maildir::Batch<'_>, waiting: &mut Vec<Stored>| {
+    let mut commit = |batch: &mut crate::maildir::Batch<'_>, waiting: &mut Vec<MsgNum>| {
         batch.commit().map(|_| durable.append(waiting))
     };
     let result = (|| -> io::Result<()> {
@@ -437,7 +434,7 @@ fn write_messages(
                         delivery.write(&scratch)?;
                         let (msg, delivery, _) = current.take().expect("just used");
                         batch.push(delivery)?;
-                        waiting.push((msg, uid_of.get(&msg).cloned()));
+                        waiting.push(msg);
                         if batch.len() >= BATCH_MESSAGES || batch.bytes() >= BATCH_BYTES {
                             commit(&mut batch, &mut waiting)?;
                         }
