@@ -135,11 +135,7 @@ fn verify(maildir: &Path, account: &Account, messages: &[Vec<u8>]) -> Result<usi
             ));
         };
         let stored = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let mut want = Vec::with_capacity(message.len());
-        let mut lf = CrlfToLf::default();
-        lf.convert(message, &mut want);
-        lf.finish(&mut want);
-        if stored != want {
+        if stored != CrlfToLf::whole(message) {
             return Err(format!(
                 "{} differs from message {} on the server",
                 file.display(),

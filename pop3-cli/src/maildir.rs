@@ -408,6 +408,19 @@ impl CrlfToLf {
         }
     }
 
+    /// A whole message converted at once (what `pop3 fetch` stores for it by default).
+    ///
+    /// ```
+    /// use pop3_cli::maildir::CrlfToLf;
+    /// assert_eq!(CrlfToLf::whole(b"a\r\nb\rc\r\n"), b"a\nb\rc\n");
+    /// ```
+    pub fn whole(message: &[u8]) -> Vec<u8> {
+        let (mut lf, mut out) = (Self::default(), Vec::with_capacity(message.len()));
+        lf.convert(message, &mut out);
+        lf.finish(&mut out);
+        out
+    }
+
     /// The end of the message: a CR still held is a lone CR.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if std::mem::take(&mut self.held_cr) {

@@ -6,6 +6,7 @@
 mod dovecot;
 
 use dovecot::{dovecot, numbered_messages, tricky_messages, Dovecot};
+use pop3_cli::maildir::CrlfToLf;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -64,18 +65,7 @@ fn stored(maildir: &Path) -> Vec<Vec<u8>> {
 
 /// Messages as a Maildir holds them by default: each CRLF made LF.
 fn with_lf(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut all: Vec<Vec<u8>> = messages
-        .iter()
-        .map(|m| {
-            let mut out = Vec::new();
-            for (i, &b) in m.iter().enumerate() {
-                if !(b == b'\r' && m.get(i + 1) == Some(&b'\n')) {
-                    out.push(b);
-                }
-            }
-            out
-        })
-        .collect();
+    let mut all: Vec<Vec<u8>> = messages.iter().map(|m| CrlfToLf::whole(m)).collect();
     all.sort();
     all
 }

@@ -29,10 +29,7 @@ fn mailbox() -> Vec<Vec<u8>> {
 }
 
 fn as_stored(message: &[u8]) -> Vec<u8> {
-    let (mut lf, mut out) = (CrlfToLf::default(), Vec::new());
-    lf.convert(message, &mut out);
-    lf.finish(&mut out);
-    out
+    CrlfToLf::whole(message)
 }
 
 /// The built-in server on a loopback port, in this process.

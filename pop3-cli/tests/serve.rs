@@ -258,13 +258,7 @@ fn delivered_with_lf() -> Vec<Vec<u8>> {
             if !served.ends_with(b"\r\n") {
                 served.extend_from_slice(b"\r\n");
             }
-            let mut lf = Vec::with_capacity(served.len());
-            for (i, &b) in served.iter().enumerate() {
-                if !(b == b'\r' && served.get(i + 1) == Some(&b'\n')) {
-                    lf.push(b);
-                }
-            }
-            lf
+            pop3_cli::maildir::CrlfToLf::whole(&served)
         })
         .collect();
     want.sort();
