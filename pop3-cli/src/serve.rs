@@ -260,15 +260,16 @@ fn scan(dir: &Path, known: &Sizes) -> io::Result<(Vec<Entry>, Sizes)> {
 }
 
 /// A unique id from a Maildir name: the name itself when it fits POP3's 1–70 characters of
-/// 0x21–0x7E, else a digest of it.
+/// 0x21–0x7E, else a SHA-256 digest of it (stable across builds, as RFC 1939 wants UIDLs
+/// kept across sessions; `std`'s `DefaultHasher` promises no such thing).
 fn uid(base: &str) -> Vec<u8> {
     if !base.is_empty() && base.len() <= 70 && base.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
         return base.as_bytes().to_vec();
     }
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    base.hash(&mut h);
-    format!("h{:016x}{}", h.finish(), base.len()).into_bytes()
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(base.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("h{hex}").into_bytes()
 }
 
 /// The size of `bytes` with every LF not preceded by CR turned into CRLF.
