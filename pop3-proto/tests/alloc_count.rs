@@ -1,10 +1,13 @@
-//! Streaming a body allocates nothing once the receive buffer has warmed up.
+//! Streaming a body allocates no buffer and zeroes nothing once the receive buffer has warmed
+//! up.
 //!
 //! A counting global allocator wraps the system allocator. After a warm-up of a few reads,
 //! 64 MiB of RETR body go through the zero-copy read path (`read_space` / `commit_read`) with
-//! every `BodyChunk` dropped as soon as it is seen; the test asserts that not one allocation
-//! (nor reallocation) happened on the test thread meanwhile, while tens of thousands of chunks
-//! were produced.
+//! every `BodyChunk` dropped as soon as it is seen; the test asserts that the test thread
+//! meanwhile made at most one allocation per read, each the size of a reference-count header
+//! (the owner of the `Bytes` the read's chunks are sliced from), none of them data-sized, while
+//! tens of thousands of chunks were produced; and that every read was handed space still
+//! holding earlier bytes (the same block, not zeroed again).
 //!
 //! This file is its own test binary, so its `#[global_allocator]` affects nothing else.
 
@@ -35,6 +38,10 @@ fn note(bytes: usize) {
         ALLOCATED_BYTES.fetch_add(bytes, Ordering::Relaxed);
     }
 }
+
+/// The most one read may allocate: the header `Bytes::from_owner` puts around the block's
+/// `Arc` (a reference count and the `Arc` pointer; 24 bytes on 64-bit targets).
+const MAX_HEADER: usize = 64;
 
 struct Counting;
 
@@ -93,7 +100,7 @@ fn drain(client: &mut Client, counts: &mut Counts) {
 }
 
 #[test]
-fn steady_state_body_streaming_allocates_nothing() {
+fn steady_state_body_streaming_reuses_one_block() {
     let mut config = Config::default();
     config.read_size = READ;
     let wire = Template::plain().wire;
@@ -114,13 +121,15 @@ fn steady_state_body_streaming_allocates_nothing() {
     let warm = counts;
     assert!(warm.chunks > 0 && warm.ends == 0);
 
-    // Steady state: from here on the test thread must not allocate.
+    // Steady state: from here on the test thread must not allocate a buffer.
     let (mut steady_reads, mut reads_ending_in_cr, mut max_capacity) = (0usize, 0usize, 0);
+    let mut zeroed_spaces = 0usize;
     ALLOCATIONS.store(0, Ordering::SeqCst);
     ALLOCATED_BYTES.store(0, Ordering::SeqCst);
     COUNTING.with(|c| c.set(true));
     while steady_reads * READ < STEADY_BYTES {
         let space = client.read_space();
+        zeroed_spaces += usize::from(space[..READ].iter().all(|&b| b == 0));
         let n = source.fill(&mut space[..READ]);
         reads_ending_in_cr += usize::from(space[n - 1] == b'\r');
         client.commit_read(n).unwrap();
@@ -151,11 +160,12 @@ fn steady_state_body_streaming_allocates_nothing() {
     );
     assert!(chunks >= steady_reads as u64, "{chunks} chunks");
     assert!(bytes >= (STEADY_BYTES - STEADY_BYTES / 30) as u64);
-    assert_eq!(
-        allocations, 0,
-        "{allocations} allocations ({allocated} bytes) while streaming {bytes} body bytes \
-         in {chunks} chunks"
+    assert!(
+        allocations <= steady_reads && allocated <= steady_reads * MAX_HEADER,
+        "{allocations} allocations ({allocated} bytes) in {steady_reads} reads while streaming \
+         {bytes} body bytes in {chunks} chunks"
     );
+    assert_eq!(zeroed_spaces, 0, "reads given freshly zeroed space");
 
     // The rest of the body and the terminator: exactly one MultiEnd.
     loop {

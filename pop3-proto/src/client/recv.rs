@@ -1,26 +1,36 @@
 //! The session's one receive buffer.
 //!
-//! Body chunks are `split_to(..).freeze()` off its front, so they share its allocation: no copy
-//! and no allocation per chunk. Once the driver drops the chunks, `reserve` reclaims the same
-//! allocation, so memory stays at about one read however large the message.
-//!
-//! For drivers that read straight into it, the space past `len` is zero-filled each time it
-//! is made (about once per read), because `std::io::Read` needs an initialised `&mut [u8]`
-//! and this crate has no `unsafe`; the benchmark shows that costs ~7% of decode time.
+//! One allocation, an `Arc<[u8]>` zeroed once when it is made: `block[start..start + len]` is
+//! received, unconsumed data and everything after it is space to read into. Body chunks are
+//! slices of one `Bytes` made over the whole block (`Bytes::from_owner`), so they share it: no
+//! copy per chunk. Before the block is written again that `Bytes` is dropped; if the driver
+//! has dropped its chunks too, the `Arc` is unique again and the same memory, still
+//! initialised from earlier reads, is read into again. So memory stays at about one read
+//! however large the message, and nothing is zeroed per read (`std::io::Read` needs an
+//! initialised `&mut [u8]`, and this crate has no `unsafe`; a `BytesMut` would have to zero
+//! its spare on every read, about 7% of decode time). The price is one small allocation (the
+//! `Bytes` owner's header) per read that yields chunks. A driver that keeps chunks across
+//! reads gets a fresh block per read.
 
 use alloc::collections::VecDeque;
-use bytes::{Buf, Bytes, BytesMut};
+use alloc::sync::Arc;
+use bytes::Bytes;
 
 pub(crate) struct RecvBuf {
-    /// `buf[..len]` is received, unconsumed data; `buf[len..]` is zeroed space to read into.
-    buf: BytesMut,
+    /// The allocation; `None` until the first read and after `release`.
+    block: Option<Arc<[u8]>>,
+    /// `block[start..start + len]` is received, unconsumed data.
+    start: usize,
     len: usize,
+    /// A `Bytes` over the whole block that chunks are sliced from, made by the first chunk
+    /// after a write and dropped before the next one.
+    shared: Option<Bytes>,
     /// Bytes of the current line already searched for LF (no rescanning, BAD-INPUT row 47).
     pub(crate) scanned: usize,
     /// Bytes searched for line ends, in all (for the test that proves row 47).
     #[cfg(test)]
     pub(crate) scan_work: u64,
-    /// Stream offset of `buf[0]`.
+    /// Stream offset of the first unconsumed byte.
     consumed: u64,
     /// (stream offset where an input ends, commands transmitted when it arrived), merged
     /// when equal. Lets the session refuse replies that arrived before their command left.
@@ -30,8 +40,10 @@ pub(crate) struct RecvBuf {
 impl RecvBuf {
     pub(crate) fn new() -> Self {
         Self {
-            buf: BytesMut::new(),
+            block: None,
+            start: 0,
             len: 0,
+            shared: None,
             scanned: 0,
             #[cfg(test)]
             scan_work: 0,
@@ -41,7 +53,10 @@ impl RecvBuf {
     }
 
     pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[..self.len]
+        match &self.block {
+            Some(block) => &block[self.start..self.start + self.len],
+            None => &[],
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -49,7 +64,7 @@ impl RecvBuf {
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.block.as_ref().map_or(0, |block| block.len())
     }
 
     fn note_arrival(&mut self, transmitted: u64) {
@@ -65,33 +80,43 @@ impl RecvBuf {
         if data.is_empty() {
             return;
         }
-        self.make_room(data.len(), slack);
-        self.buf.extend_from_slice(data);
+        self.space(data.len(), slack)[..data.len()].copy_from_slice(data);
         self.len += data.len();
         self.note_arrival(transmitted);
     }
 
-    /// Zeroed space of at least `min` bytes right after the data.
+    /// Space of at least `min` bytes right after the data (initialised, not necessarily zero).
     pub(crate) fn space(&mut self, min: usize, slack: usize) -> &mut [u8] {
-        if self.buf.len() - self.len < min {
-            self.make_room(min, slack);
-            self.buf.resize(self.len + min, 0);
-        }
-        &mut self.buf[self.len..]
-    }
-
-    /// Makes room for `min` more bytes after the data without ever growing the allocation in
-    /// place: the allocation is sized `min + slack` (slack: the partial line a read may have to
-    /// sit behind) so that a held-back CR or partial line never forces `BytesMut::reserve` to
-    /// double it.
-    fn make_room(&mut self, min: usize, slack: usize) {
-        self.buf.truncate(self.len);
-        // Reclaims the front of the allocation when every chunk handed out is dropped.
-        if !self.buf.try_reclaim(min) {
+        // Chunks already handed out keep their own reference; ours must go for the block to
+        // be writable again.
+        self.shared = None;
+        let (start, len) = (self.start, self.len);
+        let in_place = match self.block.as_mut().and_then(Arc::get_mut) {
+            Some(block) if block.len() - start - len >= min => true,
+            Some(block) if block.len() - len >= min => {
+                // Moves the partial line a read left behind to the front.
+                block.copy_within(start..start + len, 0);
+                self.start = 0;
+                true
+            }
             // First read, chunks still held by the caller, or a leftover too big to move.
-            let mut fresh = BytesMut::with_capacity(min + slack.max(self.len));
-            fresh.extend_from_slice(&self.buf);
-            self.buf = fresh;
+            _ => false,
+        };
+        if !in_place {
+            // Sized `min + slack` (slack: the partial line a read may have to sit behind) so
+            // that a held-back CR or partial line never needs a bigger block next read.
+            let mut fresh: Arc<[u8]> = core::iter::repeat_n(0, min + slack.max(len)).collect();
+            if let Some(new) = Arc::get_mut(&mut fresh) {
+                new[..len].copy_from_slice(self.data());
+            }
+            self.block = Some(fresh);
+            self.start = 0;
+        }
+        let at = self.start + self.len;
+        match self.block.as_mut().and_then(Arc::get_mut) {
+            Some(block) => &mut block[at..],
+            // Unreachable: the block was found unique above or has just been made.
+            None => &mut [],
         }
     }
 
@@ -110,12 +135,14 @@ impl RecvBuf {
         if self.len > 0 {
             return false;
         }
-        self.buf = BytesMut::new();
+        self.shared = None;
+        self.block = None;
+        self.start = 0;
         true
     }
 
     pub(crate) fn spare(&self) -> usize {
-        self.buf.len() - self.len
+        self.capacity() - self.start - self.len
     }
 
     /// How many commands had been transmitted when the first unconsumed byte arrived.
@@ -131,18 +158,25 @@ impl RecvBuf {
 
     /// Removes `n` bytes from the front and returns them without copying.
     pub(crate) fn split_to(&mut self, n: usize) -> Bytes {
-        self.len -= n;
-        self.consumed += n as u64;
-        self.scanned = 0;
-        self.buf.split_to(n).freeze()
+        let range = self.start..self.start + n;
+        let chunk = match (&mut self.shared, &self.block) {
+            (Some(shared), _) => shared.slice(range),
+            (None, Some(block)) => self
+                .shared
+                .insert(Bytes::from_owner(Arc::clone(block)))
+                .slice(range),
+            (None, None) => Bytes::new(),
+        };
+        self.advance(n);
+        chunk
     }
 
     /// Drops `n` bytes from the front.
     pub(crate) fn advance(&mut self, n: usize) {
         self.len -= n;
+        self.start = if self.len == 0 { 0 } else { self.start + n };
         self.consumed += n as u64;
         self.scanned = 0;
-        self.buf.advance(n);
     }
 
     /// Forgets everything received (after QUIT's reply, or a fatal error).
@@ -150,6 +184,7 @@ impl RecvBuf {
         let n = self.len;
         self.advance(n);
         self.arrivals.clear();
-        self.buf = BytesMut::new();
+        self.shared = None;
+        self.block = None;
     }
 }
