@@ -312,18 +312,33 @@ write_curl_config() {
 
 # measure OUT CMD...: runs CMD once, stdout to OUT. Sets M_SECS (wall time from fork to exit,
 # in seconds) and M_RSS (peak RSS in KiB).
+# measure OUT CMD...: runs CMD with stdout to OUT. Sets M_SECS (wall), M_RSS (peak KiB),
+# M_CPU (the client's user + system seconds) and, while Dovecot runs, M_SERVER_CPU (the CPU
+# seconds its whole process tree spent meanwhile, sessions that ended included).
 measure() {
-    local out=$1 t0 t1
+    local out=$1 t0 t1 before=''
     shift
+    [[ -n ${POP3_PID:-} ]] && before=$(tree_stat "$POP3_PID")
     t0=$(date +%s%N)
-    if ! /usr/bin/time -f '%M' -o "$WORK/time.txt" "$@" >"$out" 2>"$WORK/stderr.txt"; then
+    if ! /usr/bin/time -f '%M %U %S' -o "$WORK/time.txt" "$@" >"$out" 2>"$WORK/stderr.txt"; then
         note "failed: $*"
         cat "$WORK/stderr.txt" "$WORK/time.txt" >&2
         return 1
     fi
     t1=$(date +%s%N)
     M_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
-    M_RSS=$(tail -n 1 "$WORK/time.txt")
+    read -r M_RSS M_CPU < <(tail -n 1 "$WORK/time.txt" | awk '{ print $1, $2 + $3 }')
+    M_SERVER_CPU=-
+    if [[ -n $before ]]; then
+        # The session's process counts once the master has reaped it: wait for that (1 s at most).
+        local after i
+        for ((i = 0; i < 50; i++)); do
+            after=$(tree_stat "$POP3_PID")
+            [[ ${after##* } -le ${before##* } ]] && break
+            sleep 0.02
+        done
+        M_SERVER_CPU=$(awk -v a="${before%% *}" -v b="${after%% *}" 'BEGIN { printf "%.2f", b - a }')
+    fi
 }
 
 # check KIND COUNT OUT: did the client get every message? (ours and poplib print the count
@@ -352,12 +367,14 @@ verify_raw() {
 
 # run_section TITLE MESSAGES BYTES SPEC...: each SPEC is "key|label|kind|command words".
 # Prints a table: median wall time, messages/s, MB/s, peak RSS, the share of the raw ceiling,
-# and how many times faster each of ours is.
+# how many times faster each of ours is, and the median CPU seconds (user + system) the client
+# and Dovecot's whole process tree spent per run: where a client is slower than the raw one
+# with the same server, they say which side was busy.
 run_section() {
     local title=$1 count=$2 bytes=$3 spec key label kind cmd run out
     shift 3
     local -a keys=() argv
-    local -A labels=() kinds=() cmds=() secs=() rss=()
+    local -A labels=() kinds=() cmds=() secs=() rss=() cpu=() server=()
     for spec in "$@"; do
         IFS='|' read -r key label kind cmd <<<"$spec"
         keys+=("$key")
@@ -376,29 +393,34 @@ run_section() {
             check "${kinds[$key]}" "$count" "$out"
             secs[$key]+="$M_SECS "
             rss[$key]+="$M_RSS "
+            cpu[$key]+="$M_CPU "
+            server[$key]+="$M_SERVER_CPU "
         done
     done
     echo
     echo "== $title"
     {
         for key in "${keys[@]}"; do
-            printf '%s|%s|%s|%s\n' "$key" "${labels[$key]}" "${secs[$key]}" "${rss[$key]}"
+            printf '%s|%s|%s|%s|%s|%s\n' "$key" "${labels[$key]}" "${secs[$key]}" "${rss[$key]}" \
+                "${cpu[$key]}" "${server[$key]}"
         done
     } | awk -F'|' -v n="$count" -v bytes="$bytes" "$AWK_ISORT"'
         function median(s,   a, k) { k = split(s, a, " "); isort(a, k); return a[int((k + 1) / 2)] }
         function maximum(s,   a, k, i, m) { k = split(s, a, " "); m = 0
             for (i = 1; i <= k; i++) if (a[i] + 0 > m) m = a[i] + 0; return m }
         { key[NR] = $1; label[NR] = $2; t[NR] = median($3); r[NR] = maximum($4); runs = split($3, x, " ")
+          c[NR] = median($5); sv[NR] = ($6 ~ /-/) ? "-" : sprintf("%.2f", median($6))
           if ($1 == "raw") raw = t[NR]; if ($1 == "blocking") ob = t[NR]; if ($1 == "tokio") ot = t[NR] }
         END {
-            printf "%-34s %9s %9s %9s %10s %7s %9s %9s\n", "client (median of " runs ")", "seconds",
-                "msg/s", "MB/s", "peak RSS", "vs raw", "blk gain", "tok gain"
+            printf "%-34s %9s %9s %9s %10s %7s %9s %9s %8s %8s\n", "client (median of " runs ")", "seconds",
+                "msg/s", "MB/s", "peak RSS", "vs raw", "blk gain", "tok gain", "cli CPU", "srv CPU"
             for (i = 1; i <= NR; i++) {
-                printf "%-34s %9.3f %9s %9.1f %7.1f MB %7s %9s %9s\n", label[i], t[i],
+                printf "%-34s %9.3f %9s %9.1f %7.1f MB %7s %9s %9s %8.2f %8s\n", label[i], t[i],
                     (n / t[i] >= 100 ? sprintf("%.0f", n / t[i]) : sprintf("%.2f", n / t[i])),
                     bytes / t[i] / 1e6, r[i] * 1024 / 1e6,
                     raw ? sprintf("%.2f", raw / t[i]) : "-",
-                    ob ? sprintf("%.2fx", t[i] / ob) : "-", ot ? sprintf("%.2fx", t[i] / ot) : "-"
+                    ob ? sprintf("%.2fx", t[i] / ob) : "-", ot ? sprintf("%.2fx", t[i] / ot) : "-",
+                    c[i], sv[i]
             }
         }'
 }
@@ -785,6 +807,8 @@ fetch_table() {
             fetch_run "$key"
             secs[$key]+="$M_SECS "
             rss[$key]+="$M_RSS "
+            cpu[$key]+="$M_CPU "
+            server[$key]+="$M_SERVER_CPU "
         done
     done
     echo
