@@ -1,0 +1,202 @@
+//! One session streaming a large message against a scripted server, for the hosts' heap and
+//! speed measurements: nothing of the message is held anywhere but in the client's receive
+//! buffer, so what the allocator sees is the session's own memory.
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use pop3_proto::procedures::{Batch, BatchItem, Credentials, Login, Procedure, Step};
+use pop3_proto::{Client, Config, Password, UserName};
+
+/// Bytes of one repetition of the message on the wire: 16 lines of 64 bytes, every fifth
+/// line dot-stuffed.
+pub const TEMPLATE_WIRE: usize = 1024;
+/// Bytes the same repetition unstuffs to.
+pub const TEMPLATE_BODY: usize = TEMPLATE_WIRE - 4;
+
+const TEMPLATE: [u8; TEMPLATE_WIRE] = template();
+
+const fn template() -> [u8; TEMPLATE_WIRE] {
+    let mut t = [0u8; TEMPLATE_WIRE];
+    let mut i = 0;
+    while i < TEMPLATE_WIRE {
+        let (line, col) = (i / 64, i % 64);
+        t[i] = match col {
+            62 => b'\r',
+            63 => b'\n',
+            0 | 1 if line % 5 == 0 => b'.',
+            _ => b'a' + ((i * 7) % 26) as u8,
+        };
+        i += 1;
+    }
+    t
+}
+
+/// What the scripted server still has to send.
+enum Reply {
+    Line(&'static [u8]),
+    /// The RETR body: repetitions left, offset in the template, then `.` CRLF.
+    Body {
+        reps: usize,
+        at: usize,
+    },
+}
+
+/// A server that answers USER, PASS, CAPA and RETR 1 in order, the message being `reps`
+/// repetitions of the template.
+struct Server {
+    replies: VecDeque<Reply>,
+    reps: usize,
+    /// Bytes of commands seen but not yet answered.
+    line: usize,
+}
+
+impl Server {
+    fn new(reps: usize) -> Self {
+        let mut replies = VecDeque::new();
+        replies.push_back(Reply::Line(b"+OK scripted\r\n"));
+        Self {
+            replies,
+            reps,
+            line: 0,
+        }
+    }
+
+    /// Reads what the client sent and queues the replies.
+    fn hear(&mut self, sent: &[u8]) {
+        for line in sent.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            self.line += 1;
+            let reply = if line.starts_with(b"CAPA") {
+                Reply::Line(b"+OK\r\nUSER\r\nPIPELINING\r\n.\r\n")
+            } else if line.starts_with(b"RETR") {
+                self.replies
+                    .push_back(Reply::Line(b"+OK message follows\r\n"));
+                Reply::Body {
+                    reps: self.reps,
+                    at: 0,
+                }
+            } else {
+                Reply::Line(b"+OK\r\n")
+            };
+            self.replies.push_back(reply);
+        }
+    }
+
+    /// Fills `buf` with what comes next, like a socket read; 0 when nothing is owed.
+    fn fill(&mut self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(reply) = self.replies.front_mut() else {
+                break;
+            };
+            match reply {
+                Reply::Line(bytes) => {
+                    let k = bytes.len().min(buf.len() - n);
+                    buf[n..n + k].copy_from_slice(&bytes[..k]);
+                    *bytes = &bytes[k..];
+                    n += k;
+                    if bytes.is_empty() {
+                        self.replies.pop_front();
+                    }
+                }
+                Reply::Body { reps: 0, .. } => {
+                    self.replies.pop_front();
+                    self.replies.push_front(Reply::Line(b".\r\n"));
+                }
+                Reply::Body { reps, at } => {
+                    let k = (TEMPLATE_WIRE - *at).min(buf.len() - n);
+                    buf[n..n + k].copy_from_slice(&TEMPLATE[*at..*at + k]);
+                    *at += k;
+                    n += k;
+                    if *at == TEMPLATE_WIRE {
+                        *at = 0;
+                        *reps -= 1;
+                    }
+                }
+            }
+        }
+        n
+    }
+}
+
+/// Logs in with USER/PASS and fetches message 1 — `reps` repetitions of a 1 KiB template,
+/// [`TEMPLATE_BODY`] bytes each once unstuffed — with the login and batch procedures,
+/// reading through `read_space` at most `read_size` bytes at a time. `after_read` runs after
+/// every read (a host samples its allocator there). Returns the body bytes received, checked
+/// against the template.
+///
+/// ```
+/// let body = pop3_transcript::stream::fetch(2048, 100, || {}).unwrap();
+/// assert_eq!(body, 100 * pop3_transcript::stream::TEMPLATE_BODY as u64);
+/// ```
+pub fn fetch(read_size: usize, reps: usize, mut after_read: impl FnMut()) -> Result<u64, String> {
+    let mut config = Config::default();
+    config.read_size = read_size;
+    // The scripted server is in-process: there is no path to expose the password on.
+    config.allow_plaintext_auth = true;
+    let mut client = Client::new(config);
+    let mut server = Server::new(reps);
+    let mut wire = alloc::vec::Vec::with_capacity(64);
+    let mut io = |client: &mut Client| -> Result<(), String> {
+        wire.clear();
+        if client.poll_transmit(&mut wire) > 0 {
+            server.hear(&wire);
+            return Ok(());
+        }
+        let space = client.read_space();
+        let limit = space.len().min(read_size);
+        let n = server.fill(&mut space[..limit]);
+        if n == 0 {
+            return Err(String::from(
+                "the client waits for input the server does not owe",
+            ));
+        }
+        client.commit_read(n).map_err(|e| format!("{e}"))?;
+        after_read();
+        Ok(())
+    };
+    let user = UserName::new("user").map_err(|e| format!("{e}"))?;
+    let pass = Password::new("secret").map_err(|e| format!("{e}"))?;
+    let mut login = Login::new(Credentials::UserPass { user, pass });
+    loop {
+        match login.step(&mut client).map_err(|e| format!("{e}"))? {
+            Step::Io => io(&mut client)?,
+            Step::Done(Ok(_)) => break,
+            Step::Done(Err(refused)) => return Err(format!("{refused}")),
+            Step::Item(never) => match never {},
+            Step::StartTls(_) => return Err(String::from("no TLS here")),
+        }
+    }
+    let mut batch = Batch::retr([1.try_into().map_err(|_| String::from("message 1"))?]);
+    // Where in the template the next body byte should be (unstuffed), to check every byte.
+    let (mut body, mut at) = (0u64, 0usize);
+    loop {
+        match batch.step(&mut client).map_err(|e| format!("{e}"))? {
+            Step::Io => io(&mut client)?,
+            Step::Item(BatchItem::Data { data, .. }) => {
+                for &b in data.iter() {
+                    // Skip the template's stuffing dots: the first byte of every fifth line.
+                    if at % 64 == 0 && (at / 64) % 5 == 0 {
+                        at += 1;
+                    }
+                    if b != TEMPLATE[at] {
+                        return Err(format!(
+                            "body byte {body} is {b:#x}, not {:#x}",
+                            TEMPLATE[at]
+                        ));
+                    }
+                    at = (at + 1) % TEMPLATE_WIRE;
+                    body += 1;
+                }
+            }
+            Step::Item(_) => {}
+            Step::Done(report) if report.refused.is_empty() => break,
+            Step::Done(report) => return Err(format!("refused: {:?}", report.refused)),
+            Step::StartTls(_) => return Err(String::from("no TLS here")),
+        }
+    }
+    if body != (reps * TEMPLATE_BODY) as u64 {
+        return Err(format!("{body} body bytes, not {}", reps * TEMPLATE_BODY));
+    }
+    Ok(body)
+}
