@@ -73,20 +73,13 @@ pub(crate) fn issue(
     secret: &str,
 ) -> Result<(), IssueError> {
     let (word, arg) = line.split_once(' ').unwrap_or((line, ""));
-    let num = |s: &str| msg_num(s).ok_or_else(|| bad("a bad message number", line));
     let user = |s: &str| UserName::new(s).map_err(|_| bad("a bad user name", line));
-    let command = match word {
-        "USER" => {
-            let name = unescape(arg).map_err(|e| IssueError::Transcript(e.to_string()))?;
-            Command::User(UserName::new(name).map_err(|_| bad("a bad user name", line))?)
-        }
-        "PASS" => Command::Pass(Password::new(arg).map_err(|_| bad("a bad password", line))?),
-        "RPOP" => Command::Rpop(user(arg)?),
+    match word {
         "APOP" => {
             let name = arg.split(' ').next().unwrap_or_default();
             let secret = Password::new(secret).map_err(|_| bad("a bad # secret", line))?;
             client.apop(user(name)?, &secret)?;
-            return Ok(());
+            Ok(())
         }
         "AUTH" => {
             let (mech, initial) = match arg.split_once(' ') {
@@ -109,8 +102,37 @@ pub(crate) fn issue(
                 responses,
             };
             client.authenticate(Box::new(mechanism))?;
-            return Ok(());
+            Ok(())
         }
+        _ => {
+            let command = parse_command(line).map_err(IssueError::Transcript)?;
+            client.send(command).map(drop).map_err(IssueError::Client)
+        }
+    }
+}
+
+/// A command line as a [`Command`]: `USER name`, `PASS secret`, `RPOP name`, `STAT`,
+/// `LIST [n]`, `UIDL [n]`, `RETR n`, `TOP n lines`, `DELE n`, `NOOP`, `RSET`, `QUIT`, `CAPA`,
+/// `STLS`, `UTF8`, `LANG [tag]`, `RAW text` and `RAW+ text` (a raw multi-line command).
+/// `USER`'s name may use the transcript escapes.
+///
+/// ```
+/// use pop3_proto::Command;
+/// let retr = pop3_transcript::parse_command("RETR 3").unwrap();
+/// assert!(matches!(retr, Command::Retr(n) if n.get() == 3));
+/// assert!(pop3_transcript::parse_command("RETR 0").is_err());
+/// ```
+pub fn parse_command(line: &str) -> Result<Command, String> {
+    let bad = |what: &str| format!("{what} in {line:?}");
+    let (word, arg) = line.split_once(' ').unwrap_or((line, ""));
+    let num = |s: &str| msg_num(s).ok_or_else(|| bad("a bad message number"));
+    Ok(match word {
+        "USER" => {
+            let name = unescape(arg)?;
+            Command::User(UserName::new(name).map_err(|_| bad("a bad user name"))?)
+        }
+        "PASS" => Command::Pass(Password::new(arg).map_err(|_| bad("a bad password"))?),
+        "RPOP" => Command::Rpop(UserName::new(arg).map_err(|_| bad("a bad user name"))?),
         "STAT" => Command::Stat,
         "LIST" if arg.is_empty() => Command::List(None),
         "LIST" => Command::List(Some(num(arg)?)),
@@ -120,10 +142,10 @@ pub(crate) fn issue(
         "TOP" => {
             let (m, n) = arg
                 .split_once(' ')
-                .ok_or_else(|| bad("TOP without lines", line))?;
+                .ok_or_else(|| bad("TOP without lines"))?;
             Command::Top {
                 msg: num(m)?,
-                lines: n.parse().map_err(|_| bad("a bad line count", line))?,
+                lines: n.parse().map_err(|_| bad("a bad line count"))?,
             }
         }
         "DELE" => Command::Dele(num(arg)?),
@@ -135,13 +157,12 @@ pub(crate) fn issue(
         "UTF8" => Command::Utf8,
         "LANG" if arg.is_empty() => Command::Lang(None),
         "LANG" => Command::Lang(Some(
-            LangTag::new(arg).map_err(|_| bad("a bad language tag", line))?,
+            LangTag::new(arg).map_err(|_| bad("a bad language tag"))?,
         )),
         "RAW" | "RAW+" => Command::Raw {
-            line: RawLine::new(arg).map_err(|_| bad("a bad raw line", line))?,
+            line: RawLine::new(arg).map_err(|_| bad("a bad raw line"))?,
             multiline: word == "RAW+",
         },
-        other => return Err(bad(&format!("unknown command {other}"), line)),
-    };
-    client.send(command).map(drop).map_err(IssueError::Client)
+        other => return Err(bad(&format!("unknown command {other}"))),
+    })
 }

@@ -48,6 +48,7 @@ pub mod render;
 mod replay;
 pub mod stream;
 
+pub use command::parse_command;
 pub use embedded::EMBEDDED;
 pub use parse::{unescape, Item, ParseError, Transcript};
 pub use replay::{check, replay, Checked, Depth, Feed, Mismatch, Replay};

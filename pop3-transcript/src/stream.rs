@@ -15,6 +15,21 @@ pub const TEMPLATE_WIRE: usize = 1024;
 pub const TEMPLATE_BODY: usize = TEMPLATE_WIRE - 4;
 
 const TEMPLATE: [u8; TEMPLATE_WIRE] = template();
+/// The template without its stuffing dots: what a server role is given to send.
+const BODY: [u8; TEMPLATE_BODY] = unstuffed();
+
+const fn unstuffed() -> [u8; TEMPLATE_BODY] {
+    let mut body = [0u8; TEMPLATE_BODY];
+    let (mut i, mut j) = (0, 0);
+    while i < TEMPLATE_WIRE {
+        if !(i % 64 == 0 && (i / 64) % 5 == 0) {
+            body[j] = TEMPLATE[i];
+            j += 1;
+        }
+        i += 1;
+    }
+    body
+}
 
 const fn template() -> [u8; TEMPLATE_WIRE] {
     let mut t = [0u8; TEMPLATE_WIRE];
@@ -42,6 +57,75 @@ enum Reply {
     },
 }
 
+/// The other end of the session.
+trait Peer {
+    /// Takes what the client sent.
+    fn hear(&mut self, sent: &[u8]);
+    /// Fills `buf` with what comes next, like a socket read; 0 when nothing is owed.
+    fn fill(&mut self, buf: &mut [u8]) -> usize;
+}
+
+/// `pop3_proto`'s own server role, serving one message of `reps` template repetitions.
+struct RoleServer {
+    server: pop3_proto::server::Server,
+    reps: usize,
+    /// Repetitions of the body still to hand to the server role, while a RETR streams.
+    body_left: Option<usize>,
+}
+
+impl RoleServer {
+    fn new(reps: usize) -> Self {
+        let mut config = pop3_proto::server::ServerConfig::default();
+        config.allow_plaintext_auth = true;
+        let mut server = pop3_proto::server::Server::new(config);
+        server.greet(b"scripted entropy");
+        Self {
+            server,
+            reps,
+            body_left: None,
+        }
+    }
+}
+
+impl Peer for RoleServer {
+    fn hear(&mut self, sent: &[u8]) {
+        self.server.handle_input(sent);
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> usize {
+        use pop3_proto::server::{MessageInfo, Request};
+        let mut n = 0;
+        loop {
+            n += self.server.poll_transmit(&mut &mut buf[n..]);
+            if n == buf.len() {
+                return n;
+            }
+            match self.server.poll_request() {
+                Some(Request::Login { .. }) => {
+                    let size = (self.reps * TEMPLATE_BODY) as u64;
+                    self.server
+                        .accept_login(alloc::vec![MessageInfo::new(size, b"uid-1")]);
+                }
+                Some(Request::Retr { .. }) => self.body_left = Some(self.reps),
+                Some(Request::Update { .. }) => self.server.update_done(Ok(())),
+                Some(_) => {}
+                // Nothing to answer: give the server role the next piece of the body, if any.
+                None => match self.body_left {
+                    Some(0) => {
+                        self.body_left = None;
+                        self.server.end_body();
+                    }
+                    Some(left) => {
+                        self.body_left = Some(left - 1);
+                        self.server.body(&BODY);
+                    }
+                    None => return n,
+                },
+            }
+        }
+    }
+}
+
 /// A server that answers USER, PASS, CAPA and RETR 1 in order, the message being `reps`
 /// repetitions of the template.
 struct Server {
@@ -61,7 +145,9 @@ impl Server {
             line: 0,
         }
     }
+}
 
+impl Peer for Server {
     /// Reads what the client sent and queues the replies.
     fn hear(&mut self, sent: &[u8]) {
         for line in sent.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -121,21 +207,44 @@ impl Server {
 
 /// Logs in with USER/PASS and fetches message 1 — `reps` repetitions of a 1 KiB template,
 /// [`TEMPLATE_BODY`] bytes each once unstuffed — with the login and batch procedures,
-/// reading through `read_space` at most `read_size` bytes at a time. `after_read` runs after
-/// every read (a host samples its allocator there). Returns the body bytes received, checked
-/// against the template.
+/// reading through `read_space` at most `read_size` bytes at a time, from a scripted server
+/// (a queue of canned replies). `after_read` runs after every read (a host samples its
+/// allocator there). Returns the body bytes received, checked against the template.
 ///
 /// ```
 /// let body = pop3_transcript::stream::fetch(2048, 100, || {}).unwrap();
 /// assert_eq!(body, 100 * pop3_transcript::stream::TEMPLATE_BODY as u64);
 /// ```
-pub fn fetch(read_size: usize, reps: usize, mut after_read: impl FnMut()) -> Result<u64, String> {
+pub fn fetch(read_size: usize, reps: usize, after_read: impl FnMut()) -> Result<u64, String> {
+    run(&mut Server::new(reps), read_size, reps, after_read)
+}
+
+/// As [`fetch`], with `pop3_proto`'s server role at the other end (both roles in memory):
+/// the server dot-stuffs the message and answers from the listing it was given at login.
+///
+/// ```
+/// let body = pop3_transcript::stream::fetch_from_server_role(2048, 100, || {}).unwrap();
+/// assert_eq!(body, 100 * pop3_transcript::stream::TEMPLATE_BODY as u64);
+/// ```
+pub fn fetch_from_server_role(
+    read_size: usize,
+    reps: usize,
+    after_read: impl FnMut(),
+) -> Result<u64, String> {
+    run(&mut RoleServer::new(reps), read_size, reps, after_read)
+}
+
+fn run(
+    server: &mut dyn Peer,
+    read_size: usize,
+    reps: usize,
+    mut after_read: impl FnMut(),
+) -> Result<u64, String> {
     let mut config = Config::default();
     config.read_size = read_size;
     // The scripted server is in-process: there is no path to expose the password on.
     config.allow_plaintext_auth = true;
     let mut client = Client::new(config);
-    let mut server = Server::new(reps);
     let mut wire = alloc::vec::Vec::with_capacity(64);
     let mut io = |client: &mut Client| -> Result<(), String> {
         wire.clear();
@@ -168,25 +277,23 @@ pub fn fetch(read_size: usize, reps: usize, mut after_read: impl FnMut()) -> Res
         }
     }
     let mut batch = Batch::retr([1.try_into().map_err(|_| String::from("message 1"))?]);
-    // Where in the template the next body byte should be (unstuffed), to check every byte.
-    let (mut body, mut at) = (0u64, 0usize);
+    // Every byte is checked against the unstuffed template, a slice comparison at a time.
+    let mut body = 0u64;
     loop {
         match batch.step(&mut client).map_err(|e| format!("{e}"))? {
             Step::Io => io(&mut client)?,
             Step::Item(BatchItem::Data { data, .. }) => {
-                for &b in data.iter() {
-                    // Skip the template's stuffing dots: the first byte of every fifth line.
-                    if at % 64 == 0 && (at / 64) % 5 == 0 {
-                        at += 1;
-                    }
-                    if b != TEMPLATE[at] {
+                let mut rest = &data[..];
+                while !rest.is_empty() {
+                    let at = (body % TEMPLATE_BODY as u64) as usize;
+                    let n = rest.len().min(TEMPLATE_BODY - at);
+                    if rest[..n] != BODY[at..at + n] {
                         return Err(format!(
-                            "body byte {body} is {b:#x}, not {:#x}",
-                            TEMPLATE[at]
+                            "the body differs from the message after {body} bytes"
                         ));
                     }
-                    at = (at + 1) % TEMPLATE_WIRE;
-                    body += 1;
+                    rest = &rest[n..];
+                    body += n as u64;
                 }
             }
             Step::Item(_) => {}
