@@ -49,6 +49,9 @@ trap stop_servers EXIT
 scripts/dovecot.sh start "$state" >/dev/null
 export POP3_DOVECOT_ENV="$state/env" POP3_REQUIRE_DOVECOT=1
 
+step "pop3-proto in a WASM host (Node.js) and on an emulated Cortex-M4 (QEMU): every transcript"
+hosts/run.sh
+
 step "private Cyrus, Courier, GNU Mailutils and popa3d on loopback for the interop matrix"
 envs=()
 for server in cyrus courier mailutils popa3d; do

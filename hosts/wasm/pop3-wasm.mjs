@@ -60,7 +60,7 @@ export class Pop3Wasm {
     return this.x.stream_fetch(readSize, reps);
   }
 
-  /** A client session. Flags: 1 implicit TLS, 2 allow USER/PASS without TLS. */
+  /** A client session. Flags: 1 implicit TLS. */
   newSession(flags = 0) {
     return new Session(this, this.x.session_new(flags));
   }

@@ -75,7 +75,7 @@ function unescape(text) {
 }
 
 function drive(name, lines) {
-  const session = pop3.newSession(2);
+  const session = pop3.newSession(0);
   const events = [];
   let sent = Buffer.alloc(0);
   let expected = Buffer.alloc(0);

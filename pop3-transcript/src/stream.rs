@@ -234,6 +234,91 @@ pub fn fetch_from_server_role(
     run(&mut RoleServer::new(reps), read_size, reps, after_read)
 }
 
+/// As [`fetch`], without the procedures layer: the commands go through [`Client::send`] and
+/// the replies come back as events (USER, PASS, RETR 1, QUIT), the smallest program that
+/// streams a message with the core.
+///
+/// ```
+/// let body = pop3_transcript::stream::fetch_with_commands(2048, 100, || {}).unwrap();
+/// assert_eq!(body, 100 * pop3_transcript::stream::TEMPLATE_BODY as u64);
+/// ```
+pub fn fetch_with_commands(
+    read_size: usize,
+    reps: usize,
+    mut after_read: impl FnMut(),
+) -> Result<u64, String> {
+    use pop3_proto::{Command, Event};
+    let mut config = Config::default();
+    config.read_size = read_size;
+    let mut client = Client::new(config);
+    let mut server = Server::new(reps);
+    let mut wire = alloc::vec::Vec::with_capacity(64);
+    let user = UserName::new("user").map_err(|e| format!("{e}"))?;
+    let pass = Password::new("secret").map_err(|e| format!("{e}"))?;
+    let msg = 1.try_into().map_err(|_| String::from("message 1"))?;
+    let mut commands = [
+        Some(Command::User(user)),
+        Some(Command::Pass(pass)),
+        Some(Command::Retr(msg)),
+        Some(Command::Quit),
+    ]
+    .into_iter();
+    let (mut body, mut at) = (0u64, 0usize);
+    loop {
+        match client.poll_event().map_err(|e| format!("{e}"))? {
+            // The greeting or a command's last reply: the next command (one at a time).
+            Some(Event::Greeting(_) | Event::Status { .. } | Event::MultiEnd { .. }) => {
+                if let Some(Some(command)) = commands.next() {
+                    client.send(command).map_err(|e| format!("{e}"))?;
+                }
+            }
+            Some(Event::BodyChunk { data, .. }) => {
+                if !body_matches(&data, &mut at) {
+                    return Err(format!(
+                        "the body differs from the message after {body} bytes"
+                    ));
+                }
+                body += data.len() as u64;
+            }
+            Some(Event::Closed { .. }) => break,
+            Some(_) => {}
+            None => {
+                wire.clear();
+                if client.poll_transmit(&mut wire) > 0 {
+                    server.hear(&wire);
+                    continue;
+                }
+                let space = client.read_space();
+                let limit = space.len().min(read_size);
+                let n = server.fill(&mut space[..limit]);
+                if n == 0 {
+                    client.handle_eof();
+                    continue;
+                }
+                client.commit_read(n).map_err(|e| format!("{e}"))?;
+                after_read();
+            }
+        }
+    }
+    if body != (reps * TEMPLATE_BODY) as u64 {
+        return Err(format!("{body} body bytes, not {}", reps * TEMPLATE_BODY));
+    }
+    Ok(body)
+}
+
+/// Whether `data` is the unstuffed template from offset `at` on (advanced past it).
+fn body_matches(mut data: &[u8], at: &mut usize) -> bool {
+    while !data.is_empty() {
+        let n = data.len().min(TEMPLATE_BODY - *at);
+        if data[..n] != BODY[*at..*at + n] {
+            return false;
+        }
+        data = &data[n..];
+        *at = (*at + n) % TEMPLATE_BODY;
+    }
+    true
+}
+
 fn run(
     server: &mut dyn Peer,
     read_size: usize,
@@ -278,23 +363,17 @@ fn run(
     }
     let mut batch = Batch::retr([1.try_into().map_err(|_| String::from("message 1"))?]);
     // Every byte is checked against the unstuffed template, a slice comparison at a time.
-    let mut body = 0u64;
+    let (mut body, mut at) = (0u64, 0usize);
     loop {
         match batch.step(&mut client).map_err(|e| format!("{e}"))? {
             Step::Io => io(&mut client)?,
             Step::Item(BatchItem::Data { data, .. }) => {
-                let mut rest = &data[..];
-                while !rest.is_empty() {
-                    let at = (body % TEMPLATE_BODY as u64) as usize;
-                    let n = rest.len().min(TEMPLATE_BODY - at);
-                    if rest[..n] != BODY[at..at + n] {
-                        return Err(format!(
-                            "the body differs from the message after {body} bytes"
-                        ));
-                    }
-                    rest = &rest[n..];
-                    body += n as u64;
+                if !body_matches(&data, &mut at) {
+                    return Err(format!(
+                        "the body differs from the message after {body} bytes"
+                    ));
                 }
+                body += data.len() as u64;
             }
             Step::Item(_) => {}
             Step::Done(report) if report.refused.is_empty() => break,

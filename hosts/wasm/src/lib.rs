@@ -156,12 +156,12 @@ pub extern "C" fn stream_fetch(read_size: usize, reps: usize) -> f64 {
 }
 
 /// Starts a session; returns its id. Flags: 1 the connection is TLS from the start
-/// (implicit TLS), 2 allow USER/PASS without TLS (a test on loopback).
+/// (implicit TLS). Commands go out as given, as with `Client::send`: whether a password may
+/// cross a plaintext connection is the caller's decision here.
 #[no_mangle]
 pub extern "C" fn session_new(flags: u32) -> u32 {
     let mut config = Config::default();
     config.implicit_tls = flags & 1 != 0;
-    config.allow_plaintext_auth = flags & 2 != 0;
     with(|s| {
         s.sessions.push(Some(Client::new(config)));
         (s.sessions.len() - 1) as u32
