@@ -32,7 +32,10 @@ impl Tracking {
         static mut MEMORY: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
         // SAFETY: called once at start-up, before any allocation, and MEMORY is used by
         // nothing else: the heap owns it from here on.
-        unsafe { self.heap.init(core::ptr::addr_of_mut!(MEMORY) as usize, HEAP_SIZE) }
+        unsafe {
+            self.heap
+                .init(core::ptr::addr_of_mut!(MEMORY) as usize, HEAP_SIZE)
+        }
     }
 
     /// Bytes allocated and not yet freed.

@@ -42,7 +42,11 @@ fn main() -> ! {
             }
         }
     }
-    hprintln!("cortex-m4: {} transcripts, {} failed", EMBEDDED.len(), failed);
+    hprintln!(
+        "cortex-m4: {} transcripts, {} failed",
+        EMBEDDED.len(),
+        failed
+    );
 
     for (who, run) in [
         (
@@ -50,7 +54,10 @@ fn main() -> ! {
             stream::fetch_with_commands as fn(usize, usize, fn()) -> Result<u64, _>,
         ),
         ("client, procedures", stream::fetch),
-        ("client, procedures + server role", stream::fetch_from_server_role),
+        (
+            "client, procedures + server role",
+            stream::fetch_from_server_role,
+        ),
     ] {
         let before = HEAP.reset_peak();
         match run(READ, REPS, || {}) {
