@@ -19,7 +19,19 @@ cd "$root"
 say() { printf 'package-check: %s\n' "$*"; }
 die() { printf 'package-check: FAILED: %s\n' "$*" >&2; exit 1; }
 
-crates=(pop3-proto pop3-blocking pop3-tokio pop3-cli)
+# The crates to publish: every workspace member not marked `publish = false`, with its
+# declared rust-version.
+declare -A rust_version
+crates=()
+while IFS=' ' read -r name version; do
+    crates+=("$name")
+    rust_version[$name]=$version
+done < <(cargo metadata --no-deps --format-version 1 --locked | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["publish"] != []:
+        print(p["name"], p["rust_version"] or "")')
+((${#crates[@]})) || die "no publishable crate in the workspace"
 checked=()
 
 # --- 1. the files each package ships ---------------------------------------------------------
@@ -36,14 +48,18 @@ checked+=("package contents: README.md, LICENSE-MIT, LICENSE-APACHE in ${crates[
 
 # --- 2. package and build every crate from its tarball -----------------------------------------
 # None of the crates is on crates.io, so `cargo package -p pop3-blocking` alone cannot verify
-# (pop3-proto 0.1.0 is not in the crates.io index). Packaging the workspace together does:
-# cargo packages the members in dependency order and verifies each tarball (unpacked under
-# target/package/, built with the lock file it ships) against a temporary local registry
-# (target/package/tmp-registry) holding the members packaged before it, overlaid on crates.io.
-say "cargo package --workspace (each tarball unpacked and built)"
-cargo package --workspace --locked --allow-dirty --quiet
+# (pop3-proto 0.1.0 is not in the crates.io index). Packaging them in one command does
+# (cargo 1.90 or later): cargo packages the named crates in dependency order and verifies
+# each tarball (unpacked under target/package/, built with the lock file it ships) against a
+# temporary local registry (target/package/tmp-registry) holding the ones packaged before it,
+# overlaid on crates.io.
+packages=()
+for crate in "${crates[@]}"; do packages+=(-p "$crate"); done
+say "cargo package ${packages[*]} (each tarball unpacked and built)"
+rm -f target/package/*.crate
+cargo package "${packages[@]}" --locked --allow-dirty --quiet
 for crate in "${crates[@]}"; do
-    [[ -f target/package/$crate-0.1.0.crate ]] || die "no target/package/$crate-0.1.0.crate"
+    compgen -G "target/package/$crate-*.crate" >/dev/null || die "no target/package/$crate-*.crate"
 done
 checked+=("cargo package: ${crates[*]} packaged, and each tarball unpacked and built")
 
@@ -60,14 +76,6 @@ checked+=("cargo deny: licences, duplicate versions (bans) and sources per deny.
 # The oldest toolchains here: Debian's rustc-web (bookworm keeps 1.85 beside the security
 # update's newer one) and rustup's pinned toolchains. Only the library and binary targets
 # are built: the dev-dependencies need newer compilers and are not what users build.
-declare -A rust_version
-while IFS=' ' read -r name version; do
-    rust_version[$name]=$version
-done < <(cargo metadata --no-deps --format-version 1 --locked | python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["packages"]:
-    print(p["name"], p["rust_version"] or "")')
-
 # Prints the bin directory of a Debian rustc-web of version $1 (1.85 or 1.85.0), unpacking
 # its packages (and installing the LLVM library it links) when needed.
 debian_toolchain() {
