@@ -20,17 +20,19 @@ say() { printf 'package-check: %s\n' "$*"; }
 die() { printf 'package-check: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # The crates to publish: every workspace member not marked `publish = false`, with its
-# declared rust-version.
+# declared rust-version; and the target directory (CARGO_TARGET_DIR may move it).
 declare -A rust_version
 crates=()
+metadata=$(cargo metadata --no-deps --format-version 1 --locked)
+target=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' <<<"$metadata")
 while IFS=' ' read -r name version; do
     crates+=("$name")
     rust_version[$name]=$version
-done < <(cargo metadata --no-deps --format-version 1 --locked | python3 -c '
+done < <(python3 -c '
 import json, sys
 for p in json.load(sys.stdin)["packages"]:
     if p["publish"] != []:
-        print(p["name"], p["rust_version"] or "")')
+        print(p["name"], p["rust_version"] or "")' <<<"$metadata")
 ((${#crates[@]})) || die "no publishable crate in the workspace"
 checked=()
 
@@ -50,16 +52,16 @@ checked+=("package contents: README.md, LICENSE-MIT, LICENSE-APACHE in ${crates[
 # None of the crates is on crates.io, so `cargo package -p pop3-blocking` alone cannot verify
 # (pop3-proto 0.1.0 is not in the crates.io index). Packaging them in one command does
 # (cargo 1.90 or later): cargo packages the named crates in dependency order and verifies
-# each tarball (unpacked under target/package/, built with the lock file it ships) against a
-# temporary local registry (target/package/tmp-registry) holding the ones packaged before it,
+# each tarball (unpacked under $target/package/, built with the lock file it ships) against a
+# temporary local registry ($target/package/tmp-registry) holding the ones packaged before it,
 # overlaid on crates.io.
 packages=()
 for crate in "${crates[@]}"; do packages+=(-p "$crate"); done
 say "cargo package ${packages[*]} (each tarball unpacked and built)"
-rm -f target/package/*.crate
+rm -f "$target"/package/*.crate
 cargo package "${packages[@]}" --locked --allow-dirty --quiet
 for crate in "${crates[@]}"; do
-    compgen -G "target/package/$crate-*.crate" >/dev/null || die "no target/package/$crate-*.crate"
+    compgen -G "$target/package/$crate-*.crate" >/dev/null || die "no $target/package/$crate-*.crate"
 done
 checked+=("cargo package: ${crates[*]} packaged, and each tarball unpacked and built")
 
@@ -126,7 +128,7 @@ build_with() {
         local lib=${bin%/bin}/lib/x86_64-linux-gnu
         local env=(env PATH="$bin:$PATH" RUSTC="$bin/rustc" RUSTDOC="$bin/rustdoc"
             LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-            CARGO_TARGET_DIR="$root/target/msrv-$want")
+            CARGO_TARGET_DIR="$target/msrv-$want")
         say "building $* with Debian's $("${env[@]}" rustc --version)"
         "${env[@]}" "$bin/cargo" build --locked --quiet "${packages[@]}" --all-features
         # pop3-proto's other feature sets: no_std (no default features) and std alone.
