@@ -4,6 +4,7 @@
 //!
 //! The binary (`src/main.rs`) is the command line around these; the integration tests drive
 //! them in-process.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod demo;
 pub mod fetch;
