@@ -73,8 +73,10 @@ pub struct Config {
     /// about 700 `RETR`s). Well under what a socket's send buffer and the server's receive
     /// buffer hold together, so a driver that writes everything before it reads can never
     /// block on a server that has stopped reading to write replies; enough that a 20 ms
-    /// round trip does not throttle a mailbox of small messages. At least one command is
-    /// always sent.
+    /// round trip does not throttle a mailbox of small messages. Once the window is full it
+    /// refills when half of it has been answered, in one batch: the server reads a few large
+    /// writes rather than one small one per reply (over TLS, a record each). At least one
+    /// command is always sent.
     pub max_in_flight_bytes: usize,
     /// Longest status, listing or CAPA line, CRLF included (default 512, RFC 2449).
     pub max_line_length: usize,

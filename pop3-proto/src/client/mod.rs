@@ -711,6 +711,12 @@ impl Client {
         }
         // Once per call, then kept up to date: the window may hold a thousand commands.
         let mut unanswered: usize = self.in_flight.iter().map(Pending::encoded_len).sum();
+        // The window refills in halves: commands go out in batches of at least half of it,
+        // not one per reply, so the server reads (and, over TLS, decrypts) a few large writes
+        // instead of one small one per message.
+        if !self.in_flight.is_empty() && unanswered > self.config.max_in_flight_bytes / 2 {
+            return 0;
+        }
         let mut barrier_in_flight = self.in_flight.iter().any(|p| p.expect.blocks_later());
         while let Some(next) = self.queue.front() {
             let len = next.encoded_len();
