@@ -21,7 +21,7 @@
 //! from /proc/self/status: `base_rss_kib` (VmRSS before any session), `connected_kib_per_session`
 //! (VmRSS with all sessions logged in, less the base, over N), `peak_kib_per_session`
 //! (the highest VmRSS sampled during the fetch phase, or VmHWM if higher, less the base,
-//! over N).
+//! over N), and `future_bytes` (the size of one session's task future).
 
 use pop3_tokio::pop3_proto::{Config, MsgNum};
 use pop3_tokio::{Connector, Part, TlsMode};
@@ -158,6 +158,8 @@ fn main() -> Result<(), BoxError> {
         .build()?;
     runtime.block_on(async move {
         let shared = Arc::new(Shared::default());
+        // What each spawned task holds for its whole life, whatever it awaits.
+        let future_bytes = std::mem::size_of_val(&session(connector.clone(), shared.clone(), 0));
         // The handles are made before the base is read, so it counts only what sessions hold.
         let mut handles = Vec::with_capacity(sessions);
         let base = status_kib("VmRSS");
@@ -203,7 +205,7 @@ fn main() -> Result<(), BoxError> {
             "sessions={sessions} read_size={read_size} messages={messages} bytes={} \
              seconds={secs:.3} login_seconds={login_secs:.3} messages_per_s={:.0} \
              fetch_messages_per_s={:.0} base_rss_kib={base} connected_kib_per_session={:.1} \
-             peak_kib_per_session={:.1} failures={failures}",
+             peak_kib_per_session={:.1} future_bytes={future_bytes} failures={failures}",
             shared.bytes.load(Ordering::Relaxed),
             messages as f64 / secs,
             messages as f64 / fetch_secs,

@@ -28,48 +28,53 @@ impl Connector {
 
     /// Connects, reads the greeting and (for [`TlsMode::StartTls`]) upgrades to TLS.
     pub async fn connect(self) -> Result<Pop3<Transport>> {
-        let settings = self.0;
-        let address = settings.address();
-        let (host, port) = (settings.host(), settings.port_or_default());
-        let connecting = TcpStream::connect((host, port));
-        let tcp = match tokio::time::timeout(settings.connect_timeout_value(), connecting).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(source)) => return Err(Error::Connect { address, source }),
-            Err(_) => {
-                let source = std::io::Error::from(std::io::ErrorKind::TimedOut);
-                return Err(Error::Connect { address, source });
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let tls_config = settings.resolved_tls_config()?;
-        let server_name = settings.server_name()?;
-        let timeout = settings.timeout_value();
-        let transport = match (settings.mode(), &tls_config) {
-            (TlsMode::Implicit, Some(config)) => {
-                let handshake = TlsConnector::from(config.clone()).connect(
-                    server_name.clone(),
-                    BufReader::with_capacity(TLS_READ_BUFFER, tcp),
-                );
-                let stream = match timeout {
-                    Some(t) => tokio::time::timeout(t, handshake)
-                        .await
-                        .map_err(|_| Error::Timeout(t))?,
-                    None => handshake.await,
-                };
-                Transport::Tls(Box::new(stream.map_err(|e| Error::from_io(e, timeout))?))
-            }
-            _ => Transport::Plain(tcp),
-        };
-        let binding = transport.channel_binding();
-        let mut pop = Pop3::from_stream(transport, settings.session(), timeout).await?;
-        pop.binding = binding;
-        pop.quick_ack = Transport::after_read;
-        pop.tls = tls_config.map(|config| (config, server_name));
-        if settings.mode() == TlsMode::StartTls {
-            pop.upgrade(StartTls::required()).await?;
-        }
-        Ok(pop)
+        // Boxed: the TLS handshake's state is large, and an unboxed future would make every
+        // task that connects that much bigger for its whole life (BENCHMARKS.md, scale).
+        Box::pin(connect(self.0)).await
     }
+}
+
+async fn connect(settings: Settings) -> Result<Pop3<Transport>> {
+    let address = settings.address();
+    let (host, port) = (settings.host(), settings.port_or_default());
+    let connecting = TcpStream::connect((host, port));
+    let tcp = match tokio::time::timeout(settings.connect_timeout_value(), connecting).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(source)) => return Err(Error::Connect { address, source }),
+        Err(_) => {
+            let source = std::io::Error::from(std::io::ErrorKind::TimedOut);
+            return Err(Error::Connect { address, source });
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let tls_config = settings.resolved_tls_config()?;
+    let server_name = settings.server_name()?;
+    let timeout = settings.timeout_value();
+    let transport = match (settings.mode(), &tls_config) {
+        (TlsMode::Implicit, Some(config)) => {
+            let handshake = TlsConnector::from(config.clone()).connect(
+                server_name.clone(),
+                BufReader::with_capacity(TLS_READ_BUFFER, tcp),
+            );
+            let stream = match timeout {
+                Some(t) => tokio::time::timeout(t, handshake)
+                    .await
+                    .map_err(|_| Error::Timeout(t))?,
+                None => handshake.await,
+            };
+            Transport::Tls(Box::new(stream.map_err(|e| Error::from_io(e, timeout))?))
+        }
+        _ => Transport::Plain(tcp),
+    };
+    let binding = transport.channel_binding();
+    let mut pop = Pop3::from_stream(transport, settings.session(), timeout).await?;
+    pop.binding = binding;
+    pop.quick_ack = Transport::after_read;
+    pop.tls = tls_config.map(|config| (config, server_name));
+    if settings.mode() == TlsMode::StartTls {
+        pop.upgrade(StartTls::required()).await?;
+    }
+    Ok(pop)
 }
 
 impl Pop3<Transport> {

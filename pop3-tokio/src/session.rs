@@ -45,7 +45,10 @@ use tokio::time::Sleep;
 /// ```
 pub struct Pop3<S = Transport> {
     pub(crate) stream: S,
-    pub(crate) pump: Pump,
+    /// Boxed: every future that holds the session (and an `async fn` taking it by value holds
+    /// it twice) then holds a pointer, not the pump's ~2.7 KiB, so a task waiting on a
+    /// session stays small (BENCHMARKS.md, scale).
+    pub(crate) pump: Box<Pump>,
     needs_flush: bool,
     sleep: Pin<Box<Sleep>>,
     pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
@@ -70,7 +73,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
     pub async fn from_stream(stream: S, config: Config, timeout: Option<Duration>) -> Result<Self> {
         let mut pop = Self {
             stream,
-            pump: Pump::new(config, timeout),
+            pump: Box::new(Pump::new(config, timeout)),
             needs_flush: false,
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
             tls: None,

@@ -121,7 +121,7 @@ pub struct Pump {
 }
 
 /// The size of [`Pump`]'s probe read.
-const PROBE: usize = 1024;
+const PROBE: usize = 256;
 
 impl core::fmt::Debug for Pump {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
