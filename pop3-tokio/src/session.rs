@@ -144,8 +144,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
                 self.pump.read_done(result.map(|()| n));
                 progress = true;
             }
-            // Nothing waiting: sleep without a receive buffer (the next read probes first).
-            Poll::Pending => self.pump.release_if_idle(),
+            // Nothing waiting: sleep without a receive buffer (when idle, the next read
+            // probes first).
+            Poll::Pending => self.pump.release_if_empty(),
         }
         if let Some(deadline) = self.pump.deadline() {
             self.sleep.as_mut().reset(deadline.into());

@@ -270,7 +270,8 @@ impl Pump {
     /// Space to read into: the session's receive buffer, or while that is released, a small
     /// probe whose bytes are copied in.
     pub fn read_space(&mut self) -> &mut [u8] {
-        self.probing = self.client.receive_buffer_capacity() == 0;
+        // Mid-transfer a reply is on its way: read straight into a buffer.
+        self.probing = self.client.receive_buffer_capacity() == 0 && self.client.in_flight() == 0;
         if self.probing {
             &mut self.probe
         } else {
@@ -286,6 +287,14 @@ impl Pump {
         if self.client.in_flight() == 0 {
             self.client.release_receive_buffer();
         }
+    }
+
+    /// Frees the receive buffer whenever nothing received waits in it, even in the middle of
+    /// a transfer (call when a read found nothing and the task is about to sleep): of many
+    /// sessions, only those holding part of a line keep a buffer while they wait, at the cost
+    /// of a fresh buffer for the next read.
+    pub fn release_if_empty(&mut self) {
+        self.client.release_receive_buffer();
     }
 
     /// Reports a read into [`read_space`](Self::read_space): bytes, the end of the stream
