@@ -26,6 +26,9 @@ cargo build -p pop3-proto --no-default-features --quiet
 step "pop3-proto for wasm32 and thumbv7em (really no_std)"
 scripts/nostd-check.sh
 
+step "packaging: README and licences in each package, every crate built from its tarball, cargo deny (licenses bans sources), each rust-version built"
+scripts/package-check.sh
+
 step "fuzz targets: each for a short fixed time (nightly + cargo-fuzz)"
 fuzz/run-ci.sh
 
