@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Shared by the benchmark scripts (sourced). Needs ROOT (the checkout) and die().
 
-# Builds one example (or with KIND=--bin, a binary) and copies it out: both drivers have an
-# example called bench_fetch, and target/release/examples/ keeps only the last one built.
+# Builds one example (or with KIND=--bin, a binary) and copies it to DEST, so that a script
+# runs exactly the binary it built, whatever else target/release/examples/ holds.
 build_example() {
     local package=$1 example=$2 dest=$3 kind=${4:---example} exe
     exe=$(cd "$ROOT" && cargo build --release --quiet -p "$package" "$kind" "$example" \

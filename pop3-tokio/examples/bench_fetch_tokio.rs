@@ -1,10 +1,11 @@
 //! Benchmark client on pop3-tokio (a current-thread runtime): logs in, retrieves every
 //! message (pipelined when the server allows) into a counting sink, and prints
 //! `messages bytes seconds MB/s messages/s` — the async twin of pop3-blocking's
-//! `bench_fetch`, with the same arguments and output.
+//! `bench_fetch`, with the same arguments and output (named apart so that the two examples
+//! do not overwrite each other in `target/*/examples/`).
 //!
 //! ```text
-//! POP3_PASSWORD=… cargo run --release -p pop3-tokio --example bench_fetch -- \
+//! POP3_PASSWORD=… cargo run --release -p pop3-tokio --example bench_fetch_tokio -- \
 //!     HOST PORT USER [none|implicit CA.pem]
 //! ```
 //!
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [host, port, user, rest @ ..] = args.as_slice() else {
-        return Err("usage: bench_fetch HOST PORT USER [none|implicit CA.pem]".into());
+        return Err("usage: bench_fetch_tokio HOST PORT USER [none|implicit CA.pem]".into());
     };
     let password = std::env::var("POP3_PASSWORD").map_err(|_| "set POP3_PASSWORD")?;
     let mut session = Config::default();
