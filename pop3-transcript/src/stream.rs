@@ -248,13 +248,9 @@ pub fn fetch_with_commands(
     mut after_read: impl FnMut(),
 ) -> Result<u64, String> {
     use pop3_proto::{Command, Event};
-    let mut config = Config::default();
-    config.read_size = read_size;
-    let mut client = Client::new(config);
+    let (mut client, user, pass) = setup(read_size)?;
     let mut server = Server::new(reps);
     let mut wire = alloc::vec::Vec::with_capacity(64);
-    let user = UserName::new("user").map_err(|e| format!("{e}"))?;
-    let pass = Password::new("secret").map_err(|e| format!("{e}"))?;
     let msg = 1.try_into().map_err(|_| String::from("message 1"))?;
     let mut commands = [
         Some(Command::User(user)),
@@ -282,22 +278,11 @@ pub fn fetch_with_commands(
             }
             Some(Event::Closed { .. }) => break,
             Some(_) => {}
-            None => {
-                wire.clear();
-                if client.poll_transmit(&mut wire) > 0 {
-                    server.hear(&wire);
-                    continue;
-                }
-                let space = client.read_space();
-                let limit = space.len().min(read_size);
-                let n = server.fill(&mut space[..limit]);
-                if n == 0 {
-                    client.handle_eof();
-                    continue;
-                }
-                client.commit_read(n).map_err(|e| format!("{e}"))?;
-                after_read();
-            }
+            None => match io(&mut client, &mut server, &mut wire, read_size)? {
+                Io::Sent => {}
+                Io::Read => after_read(),
+                Io::Nothing => client.handle_eof(),
+            },
         }
     }
     if body != (reps * TEMPLATE_BODY) as u64 {
@@ -319,38 +304,67 @@ fn body_matches(mut data: &[u8], at: &mut usize) -> bool {
     true
 }
 
+/// A client for one run, allowed to log in over the in-process connection (there is no path
+/// to expose the password on), and its credentials.
+fn setup(read_size: usize) -> Result<(Client, UserName, Password), String> {
+    let mut config = Config::default();
+    config.read_size = read_size;
+    config.allow_plaintext_auth = true;
+    let user = UserName::new("user").map_err(|e| format!("{e}"))?;
+    let pass = Password::new("secret").map_err(|e| format!("{e}"))?;
+    Ok((Client::new(config), user, pass))
+}
+
+/// What one I/O step did.
+enum Io {
+    /// The client's commands went to the server.
+    Sent,
+    /// The client read what the server had (at most `read_size` bytes).
+    Read,
+    /// Nothing to send and nothing owed.
+    Nothing,
+}
+
+/// One I/O step, as a driver's: write what the client has, else read once.
+fn io(
+    client: &mut Client,
+    server: &mut dyn Peer,
+    wire: &mut alloc::vec::Vec<u8>,
+    read_size: usize,
+) -> Result<Io, String> {
+    wire.clear();
+    if client.poll_transmit(wire) > 0 {
+        server.hear(wire);
+        return Ok(Io::Sent);
+    }
+    let space = client.read_space();
+    let limit = space.len().min(read_size);
+    let n = server.fill(&mut space[..limit]);
+    if n == 0 {
+        return Ok(Io::Nothing);
+    }
+    client.commit_read(n).map_err(|e| format!("{e}"))?;
+    Ok(Io::Read)
+}
+
 fn run(
     server: &mut dyn Peer,
     read_size: usize,
     reps: usize,
     mut after_read: impl FnMut(),
 ) -> Result<u64, String> {
-    let mut config = Config::default();
-    config.read_size = read_size;
-    // The scripted server is in-process: there is no path to expose the password on.
-    config.allow_plaintext_auth = true;
-    let mut client = Client::new(config);
+    let (mut client, user, pass) = setup(read_size)?;
     let mut wire = alloc::vec::Vec::with_capacity(64);
-    let mut io = |client: &mut Client| -> Result<(), String> {
-        wire.clear();
-        if client.poll_transmit(&mut wire) > 0 {
-            server.hear(&wire);
-            return Ok(());
+    let mut io = |client: &mut Client| match io(client, server, &mut wire, read_size)? {
+        Io::Sent => Ok(()),
+        Io::Read => {
+            after_read();
+            Ok(())
         }
-        let space = client.read_space();
-        let limit = space.len().min(read_size);
-        let n = server.fill(&mut space[..limit]);
-        if n == 0 {
-            return Err(String::from(
-                "the client waits for input the server does not owe",
-            ));
-        }
-        client.commit_read(n).map_err(|e| format!("{e}"))?;
-        after_read();
-        Ok(())
+        Io::Nothing => Err(String::from(
+            "the client waits for input the server does not owe",
+        )),
     };
-    let user = UserName::new("user").map_err(|e| format!("{e}"))?;
-    let pass = Password::new("secret").map_err(|e| format!("{e}"))?;
     let mut login = Login::new(Credentials::UserPass { user, pass });
     loop {
         match login.step(&mut client).map_err(|e| format!("{e}"))? {

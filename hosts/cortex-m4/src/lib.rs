@@ -79,3 +79,25 @@ unsafe impl GlobalAlloc for Tracking {
         unsafe { self.heap.dealloc(ptr, layout) }
     }
 }
+
+/// The body of a size-measuring program (`src/bin/size-*.rs`): the shared runtime — the
+/// heap and semihosting output — around `$run`, an expression giving a `u64` that is printed
+/// (so the work cannot be optimised away). The programs differ only in `$run`, so the
+/// differences of their `.text` are what `$run` links in.
+#[macro_export]
+macro_rules! size_program {
+    ($name:literal, $run:expr) => {
+        #[global_allocator]
+        static HEAP: $crate::Tracking = $crate::Tracking::new();
+
+        #[cortex_m_rt::entry]
+        fn main() -> ! {
+            HEAP.init();
+            let result: u64 = $run;
+            cortex_m_semihosting::hprintln!("{}: {}", $name, result);
+            cortex_m_semihosting::debug::exit(cortex_m_semihosting::debug::EXIT_SUCCESS);
+            #[allow(clippy::empty_loop)]
+            loop {}
+        }
+    };
+}

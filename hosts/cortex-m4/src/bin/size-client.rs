@@ -1,24 +1,13 @@
-//! Code size, client: the baseline plus one session with the procedures layer (the login procedure, with every method it can choose, SASL included, and a batch) against a scripted server.
+//! Code size, client: the baseline plus one session with the procedures layer (the login
+//! procedure, with every method it can choose, SASL included, and a batch) against a
+//! scripted server.
 
 #![no_std]
 #![no_main]
 
-extern crate alloc;
-
-use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
 use panic_semihosting as _;
-use pop3_cortex_m4_host::Tracking;
 
-#[global_allocator]
-static HEAP: Tracking = Tracking::new();
-
-#[entry]
-fn main() -> ! {
-    HEAP.init();
-    let result = pop3_transcript::stream::fetch(2048, 4, || {});
-    hprintln!("size-client: {}", result.unwrap_or(0));
-    debug::exit(debug::EXIT_SUCCESS);
-    #[allow(clippy::empty_loop)]
-    loop {}
-}
+pop3_cortex_m4_host::size_program!(
+    "size-client",
+    pop3_transcript::stream::fetch(2048, 4, || {}).unwrap_or(0)
+);
