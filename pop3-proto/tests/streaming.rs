@@ -338,3 +338,55 @@ fn checksum_is_chunking_invariant_and_sensitive() {
     assert!(all[..n].starts_with(RETR_OK) && all[..n].ends_with(b"\r\n.\r\n"));
     assert_eq!(source.fill(&mut all), 0);
 }
+
+/// `poll_body` hands out exactly the body `poll_event` would, whatever the mix of the two and
+/// however the input is cut (the template's traps: stuffed dots, lone CRs, dot lines at read
+/// ends), and leaves the end of the body and everything else to `poll_event`.
+#[test]
+fn poll_body_gives_what_poll_event_would() {
+    let t = Template::with_traps();
+    let reps = 40;
+    let mut wire = RETR_OK.to_vec();
+    for _ in 0..reps {
+        wire.extend_from_slice(&t.wire[..]);
+    }
+    wire.extend_from_slice(b".\r\n");
+    let mut want = Vec::new();
+    for _ in 0..reps {
+        want.extend_from_slice(&t.body);
+    }
+    for (read, every) in [(1, 1), (7, 2), (4_093, 3), (65_536, 1_000_000)] {
+        let mut client = Client::new(Config::default());
+        let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
+        let (mut body, mut ends, mut polls) = (Vec::new(), 0, 0u64);
+        for piece in wire.chunks(read) {
+            client.handle_input(piece);
+            loop {
+                // Every `every`-th round takes chunks through poll_event alone.
+                polls += 1;
+                if polls % every != 0 {
+                    while let Some((handle, data)) = client.poll_body() {
+                        assert_eq!(handle, retr);
+                        body.extend_from_slice(&data);
+                    }
+                }
+                match client.poll_event().unwrap() {
+                    Some(Event::BodyChunk { handle, data }) => {
+                        assert_eq!(handle, retr);
+                        body.extend_from_slice(&data);
+                    }
+                    Some(Event::MultiEnd { handle }) => {
+                        assert_eq!(handle, retr);
+                        ends += 1;
+                    }
+                    Some(Event::MultiStart { .. }) => {}
+                    Some(other) => panic!("unexpected {other:?}"),
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(ends, 1, "reads of {read}");
+        assert!(body == want, "reads of {read}: the body differs");
+        assert!(client.poll_body().is_none());
+    }
+}

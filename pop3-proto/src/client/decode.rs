@@ -489,6 +489,26 @@ impl Client {
         }
     }
 
+    /// The next run of body bytes when the buffer starts with one, else `None` with nothing
+    /// consumed: the end of the body and a partial line are left to [`decode_body`], which
+    /// gets the same answer from `Unstuffer::step` (`End` and `NeedMore` consume nothing).
+    ///
+    /// [`decode_body`]: Self::decode_body
+    #[inline]
+    pub(super) fn body_data(&mut self) -> Option<(Handle, bytes::Bytes)> {
+        if self.reading != Reading::Body || self.state() == SessionState::Closed {
+            return None;
+        }
+        let handle = self.in_flight.front()?.handle;
+        loop {
+            match self.unstuffer.step(self.recv.data()) {
+                Step::Data(n) => return Some((handle, self.recv.split_to(n))),
+                Step::SkipDot => self.recv.advance(1),
+                Step::End(_) | Step::NeedMore => return None,
+            }
+        }
+    }
+
     fn decode_body(&mut self) -> Result<Progress, RemoteError> {
         let Some(handle) = self.in_flight.front().map(|p| p.handle) else {
             return Ok(Progress::NeedMore);

@@ -871,6 +871,49 @@ impl Client {
         }
     }
 
+    /// The next run of body bytes when the receive buffer starts with one: the
+    /// [`Event::BodyChunk`] that [`poll_event`](Self::poll_event) would return, as a
+    /// `(handle, bytes)` pair, without building and moving a whole [`Event`]. `None` means
+    /// "not a body chunk now": call `poll_event`, which reports everything else — the end of
+    /// the body, a partial line waiting for more input, errors. The hot loop of a streamed
+    /// body:
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config, Event};
+    /// # let mut client = Client::new(Config::default());
+    /// # client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// # client.send(Command::User("u".try_into().unwrap())).unwrap(); client.poll_transmit(&mut Vec::new());
+    /// # client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// # client.set_allow_plaintext_auth(true);
+    /// # client.send(Command::Pass("p".try_into().unwrap())).unwrap(); client.poll_transmit(&mut Vec::new());
+    /// # client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// client.send(Command::Retr(1.try_into().unwrap())).unwrap();
+    /// client.poll_transmit(&mut Vec::new());
+    /// client.handle_input(b"+OK\r\nHello\r\n..dots\r\n.\r\n");
+    /// let mut body = Vec::new();
+    /// loop {
+    ///     while let Some((_, data)) = client.poll_body() {
+    ///         body.extend_from_slice(&data);
+    ///     }
+    ///     match client.poll_event().unwrap() {
+    ///         Some(Event::BodyChunk { data, .. }) => body.extend_from_slice(&data),
+    ///         Some(Event::MultiEnd { .. }) => break,
+    ///         _ => {}
+    ///     }
+    /// }
+    /// assert_eq!(body, b"Hello\r\n.dots\r\n");
+    /// ```
+    ///
+    /// With an [observer](Self::set_observer) set it always returns `None`, so that every
+    /// event still goes through `poll_event` and the observer.
+    #[inline]
+    pub fn poll_body(&mut self) -> Option<(Handle, bytes::Bytes)> {
+        if self.fatal.is_some() || self.observer.is_some() {
+            return None;
+        }
+        self.body_data()
+    }
+
     /// Calls `observer` with every event [`poll_event`](Self::poll_event) hands out —
     /// whoever takes it, a procedure included. For protocol traces (the drivers log through
     /// it); `None` removes it.
