@@ -188,19 +188,24 @@ fn killed_at_50_random_moments_with_delete_loses_and_duplicates_nothing() {
     let mut rng = Lcg(seed);
 
     // How long a whole run takes (into a scratch Maildir, without --delete) sets the window
-    // the kills fall in.
-    let probe = scratch("crash-probe");
-    let started = Instant::now();
-    let out = fetch(
-        &d,
-        "implicit",
-        &user,
-        &pw,
-        &["--maildir", probe.to_str().unwrap()],
-    );
-    assert_eq!(summary(&out), "fetched 300, skipped 0, deleted 0");
-    let window = started.elapsed().as_micros() as u64;
-    std::fs::remove_dir_all(&probe).unwrap();
+    // the kills fall in: the fastest of three, since one slow outlier (a busy machine) would
+    // stretch the window until most kills land after the run has ended.
+    let mut window = u64::MAX;
+    for _ in 0..3 {
+        let probe = scratch("crash-probe");
+        let started = Instant::now();
+        let out = fetch(
+            &d,
+            "implicit",
+            &user,
+            &pw,
+            &["--maildir", probe.to_str().unwrap()],
+        );
+        assert_eq!(summary(&out), "fetched 300, skipped 0, deleted 0");
+        window = window.min(started.elapsed().as_micros() as u64);
+        std::fs::remove_dir_all(&probe).unwrap();
+    }
+    eprintln!("a whole run takes {window} µs at best");
 
     let dir = scratch("crash");
     let maildir = dir.to_str().unwrap();
