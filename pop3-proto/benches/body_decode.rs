@@ -114,17 +114,23 @@ struct Decoded {
     ends: u64,
 }
 
+impl Decoded {
+    /// Counts a body chunk of `retr`; the caller drops it right after.
+    #[inline]
+    fn chunk(&mut self, handle: Handle, retr: Handle, data: &bytes::Bytes) {
+        debug_assert_eq!(handle, retr);
+        self.bytes += data.len() as u64;
+        self.chunks += 1;
+        black_box(data);
+    }
+}
+
 /// Takes every event ready now; each chunk is dropped as soon as it is counted.
 #[inline]
 fn drain(client: &mut Client, retr: Handle, out: &mut Decoded) {
     while let Some(event) = client.poll_event().unwrap() {
         match event {
-            Event::BodyChunk { handle, data } => {
-                debug_assert_eq!(handle, retr);
-                out.bytes += data.len() as u64;
-                out.chunks += 1;
-                black_box(&data);
-            }
+            Event::BodyChunk { handle, data } => out.chunk(handle, retr, &data),
             Event::MultiEnd { .. } => out.ends += 1,
             Event::MultiStart { .. } => {}
             other => panic!("unexpected event {other:?}"),
@@ -164,17 +170,10 @@ fn decode_read_space_poll_body(wire: &[u8]) -> Decoded {
         client.commit_read(read.len()).unwrap();
         loop {
             while let Some((handle, data)) = client.poll_body() {
-                debug_assert_eq!(handle, retr);
-                out.bytes += data.len() as u64;
-                out.chunks += 1;
-                black_box(&data);
+                out.chunk(handle, retr, &data);
             }
             match client.poll_event().unwrap() {
-                Some(Event::BodyChunk { data, .. }) => {
-                    out.bytes += data.len() as u64;
-                    out.chunks += 1;
-                    black_box(&data);
-                }
+                Some(Event::BodyChunk { handle, data }) => out.chunk(handle, retr, &data),
                 Some(Event::MultiEnd { .. }) => out.ends += 1,
                 Some(Event::MultiStart { .. }) => {}
                 Some(other) => panic!("unexpected event {other:?}"),

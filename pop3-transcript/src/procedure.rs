@@ -62,11 +62,11 @@ impl Proc {
     /// taken at once (there is no TLS to do here) and logged as `tls-upgrade`.
     pub(crate) fn step(&mut self, client: &mut Client, log: &mut Log) -> Result<Next, Error> {
         match self {
-            Self::Login(p) => finish(p.step(client)?, client, log, |_, out| match out {
+            Self::Login(p) => finish(p.step(client)?, client, log, |out| match out {
                 Ok(status) => format!("login ok {status}"),
                 Err(refused) => format!("login refused {}", refused.status),
             }),
-            Self::StartTls(p) => finish(p.step(client)?, client, log, |_, out| match out {
+            Self::StartTls(p) => finish(p.step(client)?, client, log, |out| match out {
                 Ok(caps) => format!("stls ok, {} capabilities", caps.to_lines().len()),
                 Err(refused) => format!("stls refused {}", refused.status),
             }),
@@ -75,7 +75,7 @@ impl Proc {
                     log.batch_item(&item);
                     Ok(Next::Again)
                 }
-                other => finish(other, client, log, |_, report| {
+                other => finish(other, client, log, |report| {
                     format!(
                         "batch done {} refused {}",
                         report.done.len(),
@@ -83,7 +83,7 @@ impl Proc {
                     )
                 }),
             },
-            Self::Quit(p) => finish(p.step(client)?, client, log, |_, outcome| {
+            Self::Quit(p) => finish(p.step(client)?, client, log, |outcome| {
                 format!("quit {}", quit_outcome(&outcome))
             }),
         }
@@ -95,7 +95,7 @@ fn finish<I, O>(
     step: Step<I, O>,
     client: &mut Client,
     log: &mut Log,
-    done: impl FnOnce(&mut Client, O) -> String,
+    done: impl FnOnce(O) -> String,
 ) -> Result<Next, Error> {
     match step {
         Step::Io => Ok(Next::Io),
@@ -106,8 +106,7 @@ fn finish<I, O>(
             Ok(Next::Io)
         }
         Step::Done(output) => {
-            let line = done(client, output);
-            log.line(line);
+            log.line(done(output));
             Ok(Next::Done)
         }
     }

@@ -12,8 +12,9 @@ use pop3_proto::{Event, QuitOutcome};
 #[derive(Debug, Default)]
 pub struct Log {
     lines: Vec<String>,
-    /// The body being merged: its key (`#handle` or `msg N`) and bytes so far.
-    body: Option<(String, Vec<u8>)>,
+    /// The body being merged: its key (`#` and the handle, or `msg ` and the message number)
+    /// and bytes so far.
+    body: Option<((&'static str, u64), Vec<u8>)>,
 }
 
 impl Log {
@@ -22,7 +23,7 @@ impl Log {
         Self::default()
     }
 
-    fn add_body(&mut self, key: String, data: &[u8]) {
+    fn add_body(&mut self, key: (&'static str, u64), data: &[u8]) {
         match &mut self.body {
             Some((k, bytes)) if *k == key => bytes.extend_from_slice(data),
             _ => {
@@ -33,9 +34,9 @@ impl Log {
     }
 
     fn flush(&mut self) {
-        if let Some((key, bytes)) = self.body.take() {
+        if let Some(((kind, id), bytes)) = self.body.take() {
             self.lines
-                .push(format!("body {key} \"{}\"", escape(&bytes)));
+                .push(format!("body {kind}{id} \"{}\"", escape(&bytes)));
         }
     }
 
@@ -58,7 +59,7 @@ impl Log {
     /// ```
     pub fn event(&mut self, event: &Event) {
         if let Event::BodyChunk { handle, data } = event {
-            self.add_body(format!("#{}", handle.get()), data);
+            self.add_body(("#", handle.get()), data);
         } else {
             self.line(render(event));
         }
@@ -67,7 +68,7 @@ impl Log {
     /// Adds an item of a batch.
     pub fn batch_item(&mut self, item: &BatchItem) {
         match item {
-            BatchItem::Data { msg, data } => self.add_body(format!("msg {msg}"), data),
+            BatchItem::Data { msg, data } => self.add_body(("msg ", msg.get().into()), data),
             BatchItem::Done { msg, size } => self.line(format!("done msg {msg} {size}")),
             BatchItem::Refused { msg, status } => self.line(format!("refused msg {msg} {status}")),
         }
