@@ -9,11 +9,15 @@
 //! - (b) a `Client` in the TRANSACTION state decoding the reply, fed in 64 KiB reads with
 //!   `handle_input` (one copy into the receive buffer), every `BodyChunk` dropped at once;
 //! - (c) the same through `read_space` + copy + `commit_read`, the zero-copy read path of a
-//!   driver (the copy stands for the kernel's copy in `read`);
+//!   driver (the copy stands for the kernel's copy in `read`); then the same read path with
+//!   the body taken by `Client::poll_body` (a `Bytes` per run, no `Event`) and by
+//!   `Client::drain_body` (each run borrowed: no `Bytes`, no reference count);
 //! - (d) diagnostics: `Unstuffer::step` alone over the slice (no session, no copy), plain
 //!   64 KiB `memcpy`s of the same bytes (decoder cost vs copy cost), memmem for `\r\n.\r\n`
-//!   (matches once; DESIGN.md quotes its speed), and memmem for `\r\n.` over one 64 KiB block
-//!   kept in cache (what the decoder's scan of a fresh read really sees).
+//!   (matches once; DESIGN.md quotes its speed), memmem for `\r\n.` over one 64 KiB block
+//!   kept in cache (what the decoder's scan of a fresh read really sees), and the copy plus
+//!   `Unstuffer::step` over one buffer with no session at all (what `drain_body` would cost
+//!   with no bookkeeping).
 //!
 //! The rounds are interleaved and each figure is the best of `RUNS`.
 //!
@@ -184,6 +188,35 @@ fn decode_read_space_poll_body(wire: &[u8]) -> Decoded {
     out
 }
 
+/// (c) with `drain_body` handing the body runs out borrowed, `poll_event` the rest.
+fn decode_read_space_drain_body(wire: &[u8]) -> Decoded {
+    let (mut client, retr) = client();
+    let mut out = Decoded::default();
+    for read in wire.chunks(READ) {
+        let space = client.read_space();
+        space[..read.len()].copy_from_slice(black_box(read));
+        client.commit_read(read.len()).unwrap();
+        loop {
+            let drained = client.drain_body(|handle, run| {
+                debug_assert_eq!(handle, retr);
+                out.bytes += run.len() as u64;
+                out.chunks += 1;
+                black_box(run);
+                Ok::<(), std::convert::Infallible>(())
+            });
+            black_box(drained.is_ok());
+            match client.poll_event().unwrap() {
+                Some(Event::BodyChunk { handle, data }) => out.chunk(handle, retr, &data),
+                Some(Event::MultiEnd { .. }) => out.ends += 1,
+                Some(Event::MultiStart { .. }) => {}
+                Some(other) => panic!("unexpected event {other:?}"),
+                None => break,
+            }
+        }
+    }
+    out
+}
+
 /// Every `\r\n.` in the bytes.
 fn memmem_scan(wire: &[u8]) -> usize {
     let finder = Finder::new(b"\r\n.");
@@ -235,6 +268,49 @@ fn unstuffer_only(wire: &[u8]) -> Decoded {
     out
 }
 
+/// The copy and the unstuffer with no session: each read copied into one buffer and the
+/// runs stepped over borrowed, what `drain_body` does minus the session's bookkeeping.
+fn copy_and_unstuff(wire: &[u8]) -> Decoded {
+    let mut buf = vec![0u8; READ + 8];
+    let mut u = Unstuffer::new(false);
+    let (mut start, mut len) = (0usize, 0usize);
+    let mut out = Decoded::default();
+    for read in wire[RETR_OK.len()..].chunks(READ) {
+        if start + len + read.len() > buf.len() {
+            buf.copy_within(start..start + len, 0);
+            start = 0;
+        }
+        buf[start + len..start + len + read.len()].copy_from_slice(black_box(read));
+        len += read.len();
+        loop {
+            match u.step(&buf[start..start + len]) {
+                Step::Data(n) => {
+                    out.bytes += n as u64;
+                    out.chunks += 1;
+                    black_box(&buf[start..start + n]);
+                    start += n;
+                    len -= n;
+                }
+                Step::SkipDot => {
+                    start += 1;
+                    len -= 1;
+                }
+                Step::End(n) => {
+                    start += n;
+                    len -= n;
+                    out.ends += 1;
+                    break;
+                }
+                Step::NeedMore => break,
+            }
+        }
+        if len == 0 {
+            start = 0;
+        }
+    }
+    out
+}
+
 /// The copies alone: the same bytes memcpy'd 64 KiB at a time into one buffer.
 fn copy_only(wire: &[u8]) -> usize {
     let mut buf = vec![0u8; READ];
@@ -282,7 +358,7 @@ fn main() {
         ends: 1,
     };
 
-    // `-- --only a|b|c|d` repeats one measurement 50 times, for a profiler.
+    // `-- --only a|b|c|c-poll-body|c-drain-body|d` repeats one measurement 50 times, for a profiler.
     if let Some(i) = args.iter().position(|a| a == "--only") {
         let which = args.get(i + 1).map_or("b", String::as_str);
         let start = Instant::now();
@@ -297,6 +373,12 @@ fn main() {
                 "c" => {
                     black_box(decode_read_space(wire));
                 }
+                "c-poll-body" => {
+                    black_box(decode_read_space_poll_body(wire));
+                }
+                "c-drain-body" => {
+                    black_box(decode_read_space_drain_body(wire));
+                }
                 _ => {
                     black_box(unstuffer_only(wire));
                 }
@@ -308,9 +390,9 @@ fn main() {
 
     // Interleaved rounds, best of `RUNS` each: a burst of load elsewhere on the machine
     // then hits one round of every measurement rather than all rounds of one.
-    let mut t = [Duration::MAX; 8];
+    let mut t = [Duration::MAX; 10];
     let (mut found, mut terminators) = (0, 0);
-    let mut d = [Decoded::default(); 4];
+    let mut d = [Decoded::default(); 6];
     for _ in 0..RUNS {
         found = timed(&mut t[0], || memmem_scan(wire));
         d[0] = timed(&mut t[1], || decode_handle_input(wire));
@@ -320,14 +402,17 @@ fn main() {
         terminators = timed(&mut t[5], || memmem_terminator_scan(wire));
         timed(&mut t[6], || memmem_in_cache(wire));
         d[3] = timed(&mut t[7], || decode_read_space_poll_body(wire));
+        d[4] = timed(&mut t[8], || decode_read_space_drain_body(wire));
+        d[5] = timed(&mut t[9], || copy_and_unstuff(wire));
     }
     assert_eq!(found as u64, reply.stuffed_lines + 1);
     assert_eq!(terminators, 1);
     for d in d {
         assert_eq!((d.bytes, d.ends), (expected.bytes, expected.ends), "{d:?}");
     }
-    let [t_scan, t_input, t_space, t_unstuff, t_copy, t_term, t_cached, t_body] = t;
-    let [d_input, d_space, d_unstuff, d_body] = d;
+    let [t_scan, t_input, t_space, t_unstuff, t_copy, t_term, t_cached, t_body, t_drain, t_bare] =
+        t;
+    let [d_input, d_space, d_unstuff, d_body, d_drain, d_bare] = d;
 
     let a = gbps(n, t_scan);
     let b = gbps(n, t_input);
@@ -348,9 +433,19 @@ fn main() {
         d_body.chunks
     );
     println!(
+        "  (c) with drain_body          {:6.2} GB/s  {t_drain:>10.2?}  ({} runs)",
+        gbps(n, t_drain),
+        d_drain.chunks
+    );
+    println!(
         "  (d) Unstuffer::step only     {:6.2} GB/s  {t_unstuff:>10.2?}  ({} runs)",
         gbps(n, t_unstuff),
         d_unstuff.chunks
+    );
+    println!(
+        "  (d) copy + Unstuffer, no session {:6.2} GB/s  {t_bare:>10.2?}  ({} runs)",
+        gbps(n, t_bare),
+        d_bare.chunks
     );
     println!(
         "  (d) 64 KiB memcpy only       {:6.2} GB/s  {t_copy:>10.2?}",
@@ -371,9 +466,15 @@ fn main() {
     );
     // The receive path's floor: one copy of each read plus a scan of it while it is in cache.
     let floor = t_copy + t_cached;
+    let ratio = |t: Duration| floor.as_secs_f64() / t.as_secs_f64();
     println!(
-        "  (c) vs (memcpy + memmem in cache) = {:.3}, with poll_body {:.3}   target >= 0.90",
-        floor.as_secs_f64() / t_space.as_secs_f64(),
-        floor.as_secs_f64() / t_body.as_secs_f64()
+        "  (c) vs (memcpy + memmem in cache) = {:.3}, with poll_body {:.3}, with drain_body {:.3}   target >= 0.90",
+        ratio(t_space),
+        ratio(t_body),
+        ratio(t_drain)
+    );
+    println!(
+        "  (d) copy + Unstuffer, no session, vs the same floor = {:.3}",
+        ratio(t_bare)
     );
 }

@@ -339,11 +339,23 @@ fn checksum_is_chunking_invariant_and_sensitive() {
     assert_eq!(source.fill(&mut all), 0);
 }
 
-/// `poll_body` hands out exactly the body `poll_event` would, whatever the mix of the two and
-/// however the input is cut (the template's traps: stuffed dots, lone CRs, dot lines at read
-/// ends), and leaves the end of the body and everything else to `poll_event`.
+std::thread_local! {
+    /// Body bytes the observer of this test thread saw.
+    static OBSERVED: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+fn count_observed(event: &Event) {
+    if let Event::BodyChunk { data, .. } = event {
+        OBSERVED.with(|seen| seen.set(seen.get() + data.len() as u64));
+    }
+}
+
+/// `poll_body` and `drain_body` hand out exactly the body `poll_event` would, whatever the
+/// mix of the three and however the input is cut (the template's traps: stuffed dots, lone
+/// CRs, dot lines at read ends), leave the end of the body and everything else to
+/// `poll_event`, and show every byte to an observer when one is set.
 #[test]
-fn poll_body_gives_what_poll_event_would() {
+fn poll_body_and_drain_body_give_what_poll_event_would() {
     let t = Template::with_traps();
     let reps = 40;
     let mut wire = RETR_OK.to_vec();
@@ -355,38 +367,99 @@ fn poll_body_gives_what_poll_event_would() {
     for _ in 0..reps {
         want.extend_from_slice(&t.body);
     }
-    for (read, every) in [(1, 1), (7, 2), (4_093, 3), (65_536, 1_000_000)] {
-        let mut client = Client::new(Config::default());
-        let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
-        let (mut body, mut ends, mut polls) = (Vec::new(), 0, 0u64);
-        for piece in wire.chunks(read) {
-            client.handle_input(piece);
-            loop {
-                // Every `every`-th round takes chunks through poll_event alone.
-                polls += 1;
-                if polls % every != 0 {
-                    while let Some((handle, data)) = client.poll_body() {
-                        assert_eq!(handle, retr);
-                        body.extend_from_slice(&data);
+    let cuts = [(1, 1), (7, 2), (4_093, 3), (65_536, 1_000_000), (3, 5)];
+    for observed in [false, true] {
+        for (read, every) in cuts {
+            let mut client = Client::new(Config::default());
+            if observed {
+                client.set_observer(Some(count_observed));
+            }
+            OBSERVED.with(|seen| seen.set(0));
+            let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
+            let (mut body, mut ends, mut polls) = (Vec::new(), 0, 0u64);
+            for piece in wire.chunks(read) {
+                client.handle_input(piece);
+                loop {
+                    // Rounds take chunks through poll_body, drain_body, and (every
+                    // `every`-th) poll_event alone.
+                    polls += 1;
+                    if polls % every != 0 {
+                        if polls % 2 == 0 {
+                            while let Some((handle, data)) = client.poll_body() {
+                                assert_eq!(handle, retr);
+                                body.extend_from_slice(&data);
+                            }
+                        } else {
+                            let before = body.len() as u64;
+                            let drained = client
+                                .drain_body(|handle, run| {
+                                    assert_eq!(handle, retr);
+                                    assert!(!run.is_empty());
+                                    body.extend_from_slice(run);
+                                    Ok::<_, ()>(())
+                                })
+                                .unwrap();
+                            assert_eq!(drained, body.len() as u64 - before);
+                        }
                     }
-                }
-                match client.poll_event().unwrap() {
-                    Some(Event::BodyChunk { handle, data }) => {
-                        assert_eq!(handle, retr);
-                        body.extend_from_slice(&data);
+                    match client.poll_event().unwrap() {
+                        Some(Event::BodyChunk { handle, data }) => {
+                            assert_eq!(handle, retr);
+                            body.extend_from_slice(&data);
+                        }
+                        Some(Event::MultiEnd { handle }) => {
+                            assert_eq!(handle, retr);
+                            ends += 1;
+                        }
+                        Some(Event::MultiStart { .. }) => {}
+                        Some(other) => panic!("unexpected {other:?}"),
+                        None => break,
                     }
-                    Some(Event::MultiEnd { handle }) => {
-                        assert_eq!(handle, retr);
-                        ends += 1;
-                    }
-                    Some(Event::MultiStart { .. }) => {}
-                    Some(other) => panic!("unexpected {other:?}"),
-                    None => break,
                 }
             }
+            assert_eq!(ends, 1, "reads of {read}");
+            assert!(body == want, "reads of {read}: the body differs");
+            assert!(client.poll_body().is_none());
+            assert_eq!(client.drain_body(|_, _| Err(())), Ok(0));
+            let seen = OBSERVED.with(|seen| seen.get());
+            assert_eq!(seen, if observed { want.len() as u64 } else { 0 });
         }
-        assert_eq!(ends, 1, "reads of {read}");
-        assert!(body == want, "reads of {read}: the body differs");
-        assert!(client.poll_body().is_none());
     }
+}
+
+/// A sink's error stops `drain_body` and comes back; the run it refused is consumed and the
+/// rest of the body still comes out whole.
+#[test]
+fn drain_body_stops_at_the_sinks_error() {
+    let t = Template::with_traps();
+    let mut client = Client::new(Config::default());
+    let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
+    client.handle_input(RETR_OK);
+    client.handle_input(&t.wire);
+    client.handle_input(b".\r\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::MultiStart { .. }))
+    ));
+    let mut body = Vec::new();
+    let refused = client.drain_body(|_, run| {
+        body.extend_from_slice(run);
+        Err(run.len())
+    });
+    let Err(first) = refused else {
+        panic!("the sink's error must come back, got {refused:?}")
+    };
+    assert_eq!(first, body.len());
+    assert!(first < t.body.len(), "the template has more than one run");
+    let rest = client.drain_body(|handle, run| {
+        assert_eq!(handle, retr);
+        body.extend_from_slice(run);
+        Ok::<_, ()>(())
+    });
+    assert_eq!(rest, Ok((t.body.len() - first) as u64));
+    assert!(body == t.body);
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::MultiEnd { .. }))
+    ));
 }

@@ -489,20 +489,28 @@ impl Client {
         }
     }
 
-    /// The next run of body bytes when the buffer starts with one, else `None` with nothing
-    /// consumed: the end of the body and a partial line are left to [`decode_body`], which
-    /// gets the same answer from `Unstuffer::step` (`End` and `NeedMore` consume nothing).
-    ///
-    /// [`decode_body`]: Self::decode_body
+    /// The reply whose body is being read, if one is.
     #[inline]
-    pub(super) fn body_data(&mut self) -> Option<(Handle, bytes::Bytes)> {
+    pub(super) fn body_handle(&self) -> Option<Handle> {
         if self.reading != Reading::Body || self.state() == SessionState::Closed {
             return None;
         }
-        let handle = self.in_flight.front()?.handle;
+        self.in_flight.front().map(|pending| pending.handle)
+    }
+
+    /// The length of the next run of body bytes when the buffer starts with one (stuffed dots
+    /// before it already dropped), not yet consumed: the caller takes exactly that many bytes
+    /// (the unstuffer has already moved past them). `None` with nothing consumed for the end
+    /// of the body and a partial line: those are left to [`decode_body`], which gets the same
+    /// answer from `Unstuffer::step` (`End` and `NeedMore` consume nothing).
+    ///
+    /// [`decode_body`]: Self::decode_body
+    #[inline]
+    pub(super) fn body_run(&mut self) -> Option<(Handle, usize)> {
+        let handle = self.body_handle()?;
         loop {
             match self.unstuffer.step(self.recv.data()) {
-                Step::Data(n) => return Some((handle, self.recv.split_to(n))),
+                Step::Data(n) => return Some((handle, n)),
                 Step::SkipDot => self.recv.advance(1),
                 Step::End(_) | Step::NeedMore => return None,
             }

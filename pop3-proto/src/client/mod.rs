@@ -9,6 +9,7 @@
 //! client.poll_transmit(&mut out)                           appends what may be written now
 //! client.handle_input(bytes) / read_space + commit_read / handle_eof
 //! client.poll_event()           -> Result<Option<Event>, Error>   None: needs more input
+//! client.poll_body() / drain_body(sink)                    optional fast paths for body bytes
 //! client.poll_timeout() / handle_timeout(now)              optional deadlines and keepalive
 //! ```
 //!
@@ -904,14 +905,99 @@ impl Client {
     /// assert_eq!(body, b"Hello\r\n.dots\r\n");
     /// ```
     ///
-    /// With an [observer](Self::set_observer) set it always returns `None`, so that every
-    /// event still goes through `poll_event` and the observer.
+    /// An [observer](Self::set_observer) sees each chunk as the [`Event::BodyChunk`] that
+    /// `poll_event` would have handed out.
     #[inline]
     pub fn poll_body(&mut self) -> Option<(Handle, bytes::Bytes)> {
-        if self.fatal.is_some() || self.observer.is_some() {
+        if self.fatal.is_some() {
             return None;
         }
-        self.body_data()
+        let (handle, n) = self.body_run()?;
+        let data = self.recv.split_to(n);
+        match self.observer {
+            None => Some((handle, data)),
+            Some(observe) => {
+                let event = Event::BodyChunk { handle, data };
+                observe(&event);
+                match event {
+                    Event::BodyChunk { handle, data } => Some((handle, data)),
+                    _ => None, // unreachable: built just above
+                }
+            }
+        }
+    }
+
+    /// Hands every run of body bytes waiting in the receive buffer to `sink`, **borrowed**,
+    /// with the reply it belongs to: the runs [`poll_body`](Self::poll_body) would return,
+    /// without a `Bytes` or a reference count per run (httparse-style zero-alloc reading, for
+    /// a consumer that copies, hashes or writes the bytes at once: a WASM host copying out,
+    /// a file writer, a checksum).
+    ///
+    /// Returns how many body bytes went to `sink`. Then [`poll_event`](Self::poll_event)
+    /// reports what the buffer starts with (the end of the body, a partial line waiting for
+    /// more input, another reply, an error). Stops at the first error of `sink` and returns
+    /// it; the run it was given counts as consumed.
+    ///
+    /// ```
+    /// use pop3_proto::{Client, Command, Config, Event};
+    /// # let mut client = Client::new(Config::default());
+    /// # client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// # client.send(Command::User("u".try_into().unwrap())).unwrap(); client.poll_transmit(&mut Vec::new());
+    /// # client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// # client.set_allow_plaintext_auth(true);
+    /// # client.send(Command::Pass("p".try_into().unwrap())).unwrap(); client.poll_transmit(&mut Vec::new());
+    /// # client.handle_input(b"+OK\r\n"); client.poll_event().unwrap();
+    /// client.send(Command::Retr(1.try_into().unwrap())).unwrap();
+    /// client.poll_transmit(&mut Vec::new());
+    /// client.handle_input(b"+OK\r\nHello\r\n..dots\r\n.\r\n");
+    /// let mut body = Vec::new();
+    /// loop {
+    ///     client.drain_body(|_, run| {
+    ///         body.extend_from_slice(run);
+    ///         Ok::<(), core::convert::Infallible>(())
+    ///     }).unwrap();
+    ///     match client.poll_event().unwrap() {
+    ///         Some(Event::BodyChunk { data, .. }) => body.extend_from_slice(&data),
+    ///         Some(Event::MultiEnd { .. }) => break,
+    ///         _ => {}
+    ///     }
+    /// }
+    /// assert_eq!(body, b"Hello\r\n.dots\r\n");
+    /// ```
+    ///
+    /// An [observer](Self::set_observer) sees each run as an [`Event::BodyChunk`]; building
+    /// those costs what `poll_body` costs.
+    pub fn drain_body<E>(
+        &mut self,
+        mut sink: impl FnMut(Handle, &[u8]) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        if self.fatal.is_some() {
+            return Ok(0);
+        }
+        let Some(handle) = self.body_handle() else {
+            return Ok(0);
+        };
+        let Some(observe) = self.observer else {
+            let (drained, result) = self
+                .recv
+                .drain_runs(&mut self.unstuffer, &mut |run| sink(handle, run));
+            return result.map(|()| drained);
+        };
+        // The observer needs each run as an event: the poll_body way. One body at a time:
+        // every run belongs to `handle`.
+        let mut total = 0;
+        while let Some((_, n)) = self.body_run() {
+            total += n as u64;
+            let event = Event::BodyChunk {
+                handle,
+                data: self.recv.split_to(n),
+            };
+            observe(&event);
+            if let Event::BodyChunk { data, .. } = &event {
+                sink(handle, data)?;
+            }
+        }
+        Ok(total)
     }
 
     /// Calls `observer` with every event [`poll_event`](Self::poll_event) hands out —

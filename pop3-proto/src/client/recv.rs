@@ -12,6 +12,7 @@
 //! `Bytes` owner's header) per read that yields chunks. A driver that keeps chunks across
 //! reads gets a fresh block per read.
 
+use crate::codec::dot::{Step, Unstuffer};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use bytes::Bytes;
@@ -52,6 +53,7 @@ impl RecvBuf {
         }
     }
 
+    #[inline]
     pub(crate) fn data(&self) -> &[u8] {
         match &self.block {
             Some(block) => &block[self.start..self.start + self.len],
@@ -157,6 +159,7 @@ impl RecvBuf {
     }
 
     /// Removes `n` bytes from the front and returns them without copying.
+    #[inline]
     pub(crate) fn split_to(&mut self, n: usize) -> Bytes {
         let range = self.start..self.start + n;
         let chunk = match (&mut self.shared, &self.block) {
@@ -171,7 +174,45 @@ impl RecvBuf {
         chunk
     }
 
+    /// Hands the runs of body bytes at the front to `sink`, borrowed, dropping stuffed dots,
+    /// until `unstuffer` needs more input or sees the end of the body (both left unconsumed)
+    /// or `sink` fails (its run is consumed). Returns the bytes handed out. The positions
+    /// are kept in locals and stored once: this is the whole per-run cost of
+    /// `Client::drain_body`.
+    pub(crate) fn drain_runs<E>(
+        &mut self,
+        unstuffer: &mut Unstuffer,
+        sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> (u64, Result<(), E>) {
+        let Some(block) = &self.block else {
+            return (0, Ok(()));
+        };
+        let (mut start, end) = (self.start, self.start + self.len);
+        let mut handed = 0u64;
+        let mut result = Ok(());
+        while start < end {
+            match unstuffer.step(&block[start..end]) {
+                Step::Data(n) => {
+                    handed += n as u64;
+                    result = sink(&block[start..start + n]);
+                    start += n;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                Step::SkipDot => start += 1,
+                Step::End(_) | Step::NeedMore => break,
+            }
+        }
+        let consumed = start - self.start;
+        if consumed > 0 {
+            self.advance(consumed);
+        }
+        (handed, result)
+    }
+
     /// Drops `n` bytes from the front.
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.len -= n;
         self.start = if self.len == 0 { 0 } else { self.start + n };
