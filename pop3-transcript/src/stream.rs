@@ -235,8 +235,8 @@ pub fn fetch_from_server_role(
 }
 
 /// As [`fetch`], without the procedures layer: the commands go through [`Client::send`] and
-/// the replies come back as events (USER, PASS, RETR 1, QUIT), the smallest program that
-/// streams a message with the core.
+/// the replies come back as events (USER, PASS, RETR 1, QUIT), the body borrowed through
+/// [`Client::drain_body`]: the smallest program that streams a message with the core.
 ///
 /// ```
 /// let body = pop3_transcript::stream::fetch_with_commands(2048, 100, || {}).unwrap();
@@ -261,6 +261,15 @@ pub fn fetch_with_commands(
     .into_iter();
     let (mut body, mut at) = (0u64, 0usize);
     loop {
+        client.drain_body(|_, run| {
+            if !body_matches(run, &mut at) {
+                return Err(format!(
+                    "the body differs from the message after {body} bytes"
+                ));
+            }
+            body += run.len() as u64;
+            Ok(())
+        })?;
         match client.poll_event().map_err(|e| format!("{e}"))? {
             // The greeting or a command's last reply: the next command (one at a time).
             Some(Event::Greeting(_) | Event::Status { .. } | Event::MultiEnd { .. }) => {

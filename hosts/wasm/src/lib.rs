@@ -29,7 +29,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use pop3_proto::{Client, Config, Event};
+use pop3_proto::{Client, Config, Event, Handle};
 use pop3_transcript::{check, parse_command, render, Depth, Transcript, EMBEDDED};
 
 #[global_allocator]
@@ -236,6 +236,14 @@ pub extern "C" fn session_events(id: u32) -> i32 {
     session(id, |client, out, _| {
         out.clear();
         loop {
+            // Body runs are copied straight out of the receive buffer (the same records
+            // `encode` would write for their `BodyChunk`s).
+            client
+                .drain_body(|handle, run| {
+                    encode_body(handle, run, out);
+                    Ok::<(), core::convert::Infallible>(())
+                })
+                .unwrap_or_else(|never| match never {});
             match client.poll_event() {
                 Ok(Some(event)) => encode(&event, out),
                 Ok(None) => return out.len() as i32,
@@ -249,8 +257,20 @@ pub extern "C" fn session_events(id: u32) -> i32 {
     .unwrap_or(-1)
 }
 
+/// One record: kind, handle (0: none) and payload length as little-endian `u32`s, payload.
+fn record(kind: u8, handle: Option<Handle>, payload: &[u8], out: &mut Vec<u8>) {
+    out.push(kind);
+    out.extend_from_slice(&handle.map_or(0, |h| h.get() as u32).to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// The record of a body run: what `encode` writes for its `BodyChunk`.
+fn encode_body(handle: Handle, run: &[u8], out: &mut Vec<u8>) {
+    record(1, Some(handle), run, out);
+}
+
 fn encode(event: &Event, out: &mut Vec<u8>) {
-    let handle = event.handle().map_or(0, |h| h.get() as u32);
     let text;
     let (kind, payload): (u8, &[u8]) = match event {
         Event::BodyChunk { data, .. } => (1, data),
@@ -265,10 +285,7 @@ fn encode(event: &Event, out: &mut Vec<u8>) {
             (3, text.as_bytes())
         }
     };
-    out.push(kind);
-    out.extend_from_slice(&handle.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(payload);
+    record(kind, event.handle(), payload, out);
 }
 
 /// Reports the TLS handshake after kind-5 event done.
