@@ -257,6 +257,8 @@ pub struct Multi<T> {
     keyword: &'static str,
     handle: Option<Handle>,
     extract: fn(Event) -> Option<T>,
+    /// For a reply that is a body: its chunks taken without an `Event` (`Begin::next_body`).
+    from_body: Option<fn(Bytes) -> T>,
     weight: fn(&T) -> u64,
     total: u64,
 }
@@ -289,21 +291,27 @@ fn body_len(data: &Bytes) -> u64 {
 impl Multi<Bytes> {
     /// `RETR n`: the message, dot-unstuffed and byte-exact, in zero-copy chunks.
     pub fn retr(msg: MsgNum) -> Self {
-        Self::new(Command::Retr(msg), body_chunk, body_len)
+        Self::body(Command::Retr(msg))
     }
 
     /// `TOP n lines`: the headers and the first `lines` body lines.
     pub fn top(msg: MsgNum, lines: u32) -> Self {
-        Self::new(Command::Top { msg, lines }, body_chunk, body_len)
+        Self::body(Command::Top { msg, lines })
+    }
+
+    fn body(command: Command) -> Self {
+        Self {
+            from_body: Some(|data| data),
+            ..Self::new(command, body_chunk, body_len)
+        }
     }
 
     /// A raw command whose `+OK` reply is a dot-stuffed body.
     pub fn raw(line: RawLine) -> Self {
-        let command = Command::Raw {
+        Self::body(Command::Raw {
             line,
             multiline: true,
-        };
-        Self::new(command, body_chunk, body_len)
+        })
     }
 }
 
@@ -374,6 +382,7 @@ impl<T> Multi<T> {
             command: Some(command),
             handle: None,
             extract,
+            from_body: None,
             weight,
             total: 0,
         }
@@ -395,7 +404,21 @@ impl<T> Procedure for Multi<T> {
         else {
             return Ok(Step::Io);
         };
-        while let Some(event) = self.begin.next_event(client)? {
+        loop {
+            if let Some(from_body) = self.from_body {
+                // The hot loop of a streamed body: no `Event` per chunk.
+                if let Some((chunk_of, data)) = self.begin.next_body(client) {
+                    if chunk_of != handle {
+                        continue;
+                    }
+                    let item = from_body(data);
+                    self.total += (self.weight)(&item);
+                    return Ok(Step::Item(item));
+                }
+            }
+            let Some(event) = self.begin.next_event(client)? else {
+                return Ok(Step::Io);
+            };
             if event.handle() != Some(handle) {
                 continue;
             }
@@ -414,6 +437,5 @@ impl<T> Procedure for Multi<T> {
                 },
             }
         }
-        Ok(Step::Io)
     }
 }

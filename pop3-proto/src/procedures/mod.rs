@@ -199,6 +199,19 @@ impl Begin {
         Ok(true)
     }
 
+    /// The next body chunk that belongs to this procedure, taken the fast way
+    /// ([`Client::poll_body`]: no `Event` built); chunks of abandoned replies are skipped.
+    /// `None`: the buffer does not start with body bytes, ask [`next_event`](Self::next_event).
+    pub(crate) fn next_body(&mut self, client: &mut Client) -> Option<(Handle, bytes::Bytes)> {
+        let floor = *self.floor.get_or_insert(client.next_handle());
+        while let Some((handle, data)) = client.poll_body() {
+            if handle >= floor {
+                return Some((handle, data));
+            }
+        }
+        None
+    }
+
     /// The next event that belongs to this procedure; replies owed to abandoned procedures
     /// (always older, so always first) are skipped.
     pub(crate) fn next_event(&mut self, client: &mut Client) -> Result<Option<Event>, Error> {
