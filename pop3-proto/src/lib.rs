@@ -7,7 +7,9 @@
 //! drivers.
 //!
 //! - Bodies stream: RETR of a gigabyte message is a series of zero-copy [`Event::BodyChunk`]s
-//!   cut from one receive buffer, in memory bounded by the read size.
+//!   cut from one receive buffer, in memory bounded by the read size. Hot loops can skip the
+//!   `Event`: [`Client::poll_body`] hands out the chunks alone, [`Client::drain_body`] lends
+//!   them straight out of the buffer.
 //! - Pipelining (RFC 2449) with strict in-order matching, barriers and a window.
 //! - Strict by default against hostile servers (see `BAD-INPUT.md`): every limit explicit,
 //!   every server string escaped for display, no QUIT ever sent unless asked.

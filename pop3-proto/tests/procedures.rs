@@ -8,7 +8,7 @@ use pop3_proto::procedures::{
     StartTls, Step,
 };
 use pop3_proto::sasl::{self, CramMd5, Mechanism, OAuthBearer, Scram, XOAuth2};
-use pop3_proto::{Client, Config, MsgNum, Password, Pipelining, UserName};
+use pop3_proto::{Client, Config, Event, MsgNum, Password, Pipelining, UserName};
 use std::fmt::Debug;
 
 /// One exchange of the script: what the client must have written (a whole line; "" for none,
@@ -98,12 +98,20 @@ impl Feeder {
     }
 }
 
-/// What a scenario saw: rendered steps, body bytes merged.
-#[derive(Debug, Default, PartialEq)]
-struct Seen(Vec<String>);
+/// What a scenario saw: rendered steps, body bytes merged; and how many body bytes were
+/// handed out (not compared: where an abandoned body stops depends on the cuts).
+#[derive(Debug, Default)]
+struct Seen(Vec<String>, u64);
+
+impl PartialEq for Seen {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
 
 impl Seen {
     fn data(&mut self, tag: String, data: &[u8]) {
+        self.1 += data.len() as u64;
         let text = String::from_utf8_lossy(data);
         match self.0.last_mut() {
             Some(last) if last.starts_with(&tag) => last.push_str(&text),
@@ -183,8 +191,22 @@ fn drive<P: Procedure>(
     }
 }
 
-/// Runs `scenario` with every way of cutting the server's bytes; all must agree, and the
-/// client must have written the script's lines.
+std::thread_local! {
+    /// Body bytes the observer of this test thread saw.
+    static OBSERVED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// An observer as the drivers' trace is one: it sees every body chunk, whoever takes it.
+fn count_body(event: &Event) {
+    if let Event::BodyChunk { data, .. } = event {
+        OBSERVED.with(|seen| seen.set(seen.get() + data.len() as u64));
+    }
+}
+
+/// Runs `scenario` with every way of cutting the server's bytes, without and with an
+/// observer (the drivers always set one); all must agree, the client must have written the
+/// script's lines, and the observer must have seen every body byte handed out (more when a
+/// body was abandoned: its rest is skipped, and observed, on the way to the next reply).
 fn check(script: Script, scenario: impl Fn(&mut Client, &mut Feeder, &mut Seen)) -> Seen {
     let lines: Vec<&str> = script
         .iter()
@@ -195,18 +217,32 @@ fn check(script: Script, scenario: impl Fn(&mut Client, &mut Feeder, &mut Seen))
     let mut ways: Vec<Vec<usize>> = vec![Vec::new(), (1..total).collect()];
     ways.extend((1..total).map(|i| vec![i]));
     let mut first: Option<Seen> = None;
-    for cuts in ways {
-        let mut config = Config::default();
-        config.allow_plaintext_auth = true;
-        config.pipelining = Pipelining::Auto;
-        let mut client = Client::new(config);
-        let mut feeder = Feeder::new(script, cuts.clone());
-        let mut seen = Seen::default();
-        scenario(&mut client, &mut feeder, &mut seen);
-        feeder.check_wire(&lines);
-        match &first {
-            None => first = Some(seen),
-            Some(f) => assert_eq!(&seen, f, "cut at {cuts:?}"),
+    for observed in [false, true] {
+        for cuts in &ways {
+            let mut config = Config::default();
+            config.allow_plaintext_auth = true;
+            config.pipelining = Pipelining::Auto;
+            let mut client = Client::new(config);
+            if observed {
+                client.set_observer(Some(count_body));
+            }
+            OBSERVED.with(|seen| seen.set(0));
+            let mut feeder = Feeder::new(script, cuts.clone());
+            let mut seen = Seen::default();
+            scenario(&mut client, &mut feeder, &mut seen);
+            feeder.check_wire(&lines);
+            let saw = OBSERVED.with(|seen| seen.get());
+            if !observed {
+                assert_eq!(saw, 0);
+            } else if seen.0.iter().any(|line| line.contains("abandoned")) {
+                assert!(saw >= seen.1, "observed {saw} of {} body bytes", seen.1);
+            } else {
+                assert_eq!(saw, seen.1, "the observer must see every body byte");
+            }
+            match &first {
+                None => first = Some(seen),
+                Some(f) => assert_eq!(&seen, f, "cut at {cuts:?}, observer: {observed}"),
+            }
         }
     }
     first.expect("at least one way")

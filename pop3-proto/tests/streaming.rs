@@ -12,7 +12,7 @@
 
 mod support;
 
-use pop3_proto::{Client, Config, Event, Handle, SessionState};
+use pop3_proto::{Client, Command, Config, Event, Handle, Pipelining, SessionState};
 use support::body::{Source, Template, RETR_OK};
 use support::session::{feed_zero_copy, log_in_and_retr};
 
@@ -428,11 +428,22 @@ fn poll_body_and_drain_body_give_what_poll_event_would() {
 }
 
 /// A sink's error stops `drain_body` and comes back; the run it refused is consumed and the
-/// rest of the body still comes out whole.
+/// rest of the body still comes out whole — with an observer set too, which sees every byte
+/// once.
 #[test]
 fn drain_body_stops_at_the_sinks_error() {
+    for observed in [false, true] {
+        drain_body_stops_at_the_sinks_error_with(observed);
+    }
+}
+
+fn drain_body_stops_at_the_sinks_error_with(observed: bool) {
     let t = Template::with_traps();
     let mut client = Client::new(Config::default());
+    if observed {
+        client.set_observer(Some(count_observed));
+    }
+    OBSERVED.with(|seen| seen.set(0));
     let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
     client.handle_input(RETR_OK);
     client.handle_input(&t.wire);
@@ -462,4 +473,103 @@ fn drain_body_stops_at_the_sinks_error() {
         client.poll_event(),
         Ok(Some(Event::MultiEnd { .. }))
     ));
+    let seen = OBSERVED.with(|seen| seen.get());
+    assert_eq!(seen, if observed { t.body.len() as u64 } else { 0 });
+}
+
+/// A sink that panics: the run it was given counts as taken, and a host that catches the
+/// panic and keeps the session gets the rest of the body whole (the unstuffer and the
+/// buffer stay in step).
+#[test]
+fn a_panicking_sink_leaves_the_session_in_step() {
+    let t = Template::with_traps();
+    let mut client = Client::new(Config::default());
+    log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
+    client.handle_input(RETR_OK);
+    client.handle_input(&t.wire);
+    client.handle_input(b".\r\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::MultiStart { .. }))
+    ));
+    let mut body = Vec::new();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        client.drain_body(|_, run| -> Result<(), ()> {
+            body.extend_from_slice(run);
+            panic!("the sink gives up after {} bytes", run.len())
+        })
+    }));
+    assert!(caught.is_err());
+    assert!(!body.is_empty() && body.len() < t.body.len());
+    client
+        .drain_body(|_, run| {
+            body.extend_from_slice(run);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    assert!(body == t.body);
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::MultiEnd { .. }))
+    ));
+}
+
+/// Two pipelined bodies in one read: `drain_body` stops at the first terminator, and every
+/// run carries the handle of its own reply.
+#[test]
+fn drain_body_keeps_pipelined_bodies_apart() {
+    let mut config = Config::default();
+    config.pipelining = Pipelining::On;
+    let mut client = Client::new(config);
+    let first = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
+    let second = client.send(Command::Retr(2.try_into().unwrap())).unwrap();
+    client.poll_transmit(&mut Vec::new());
+    client.handle_input(b"+OK\r\none\r\n..1\r\n.\r\n+OK\r\ntwo\r\n.\r\n");
+    let mut bodies: Vec<(Handle, Vec<u8>)> = Vec::new();
+    loop {
+        let drained = client.drain_body(|handle, run| {
+            match bodies.last_mut() {
+                Some((last, body)) if *last == handle => body.extend_from_slice(run),
+                _ => bodies.push((handle, run.to_vec())),
+            }
+            Ok::<_, ()>(())
+        });
+        assert!(drained.is_ok());
+        match client.poll_event().unwrap() {
+            Some(Event::MultiEnd { handle }) if handle == second => break,
+            Some(Event::MultiStart { .. } | Event::MultiEnd { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let want = [
+        (first, b"one\r\n.1\r\n".to_vec()),
+        (second, b"two\r\n".to_vec()),
+    ];
+    assert_eq!(bodies, want);
+}
+
+/// A body cut short by the end of the stream: what arrived is handed out, then the session
+/// fails (`Truncated`), and neither fast path hands out anything after that.
+#[test]
+fn the_fast_paths_stop_when_the_session_fails() {
+    let mut client = Client::new(Config::default());
+    let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
+    client.handle_input(b"+OK\r\npart of a bo");
+    client.handle_eof();
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::MultiStart { .. }))
+    ));
+    let mut body = Vec::new();
+    let drained = client.drain_body(|handle, run| {
+        assert_eq!(handle, retr);
+        body.extend_from_slice(run);
+        Ok::<_, ()>(())
+    });
+    assert_eq!(drained, Ok(12));
+    assert_eq!(body, b"part of a bo");
+    assert!(client.poll_event().is_err(), "a truncated body is an error");
+    client.handle_input(b"dy\r\n.\r\n");
+    assert_eq!(client.drain_body(|_, _| Err(())), Ok(0));
+    assert!(client.poll_body().is_none());
 }

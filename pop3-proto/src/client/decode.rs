@@ -499,8 +499,9 @@ impl Client {
     }
 
     /// The length of the next run of body bytes when the buffer starts with one (stuffed dots
-    /// before it already dropped), not yet consumed: the caller takes exactly that many bytes
-    /// (the unstuffer has already moved past them). `None` with nothing consumed for the end
+    /// before it already dropped), not yet consumed. The unstuffer has already moved past
+    /// the run: the caller must take exactly those `n` bytes (`split_to` or `advance`)
+    /// before anything else reads the buffer. `None` with nothing consumed for the end
     /// of the body and a partial line: those are left to [`decode_body`], which gets the same
     /// answer from `Unstuffer::step` (`End` and `NeedMore` consume nothing).
     ///

@@ -914,17 +914,15 @@ impl Client {
         }
         let (handle, n) = self.body_run()?;
         let data = self.recv.split_to(n);
-        match self.observer {
-            None => Some((handle, data)),
-            Some(observe) => {
-                let event = Event::BodyChunk { handle, data };
-                observe(&event);
-                match event {
-                    Event::BodyChunk { handle, data } => Some((handle, data)),
-                    _ => None, // unreachable: built just above
-                }
-            }
-        }
+        let Some(observe) = self.observer else {
+            return Some((handle, data));
+        };
+        let event = Event::BodyChunk { handle, data };
+        observe(&event);
+        let Event::BodyChunk { handle, data } = event else {
+            unreachable!("built as a body chunk just above")
+        };
+        Some((handle, data))
     }
 
     /// Hands every run of body bytes waiting in the receive buffer to `sink`, **borrowed**,
@@ -936,7 +934,9 @@ impl Client {
     /// Returns how many body bytes went to `sink`. Then [`poll_event`](Self::poll_event)
     /// reports what the buffer starts with (the end of the body, a partial line waiting for
     /// more input, another reply, an error). Stops at the first error of `sink` and returns
-    /// it; the run it was given counts as consumed.
+    /// it; the run it was given counts as consumed (and a sink that panics leaves the
+    /// session in step the same way). The count is not returned with an error: a sink that
+    /// needs it counts for itself.
     ///
     /// ```
     /// use pop3_proto::{Client, Command, Config, Event};
@@ -988,21 +988,21 @@ impl Client {
         let mut total = 0;
         while let Some((_, n)) = self.body_run() {
             total += n as u64;
-            let event = Event::BodyChunk {
+            let data = self.recv.split_to(n);
+            observe(&Event::BodyChunk {
                 handle,
-                data: self.recv.split_to(n),
-            };
-            observe(&event);
-            if let Event::BodyChunk { data, .. } = &event {
-                sink(handle, data)?;
-            }
+                data: data.clone(),
+            });
+            sink(handle, &data)?;
         }
         Ok(total)
     }
 
-    /// Calls `observer` with every event [`poll_event`](Self::poll_event) hands out —
-    /// whoever takes it, a procedure included. For protocol traces (the drivers log through
-    /// it); `None` removes it.
+    /// Calls `observer` with every event [`poll_event`](Self::poll_event) hands out, and
+    /// with every body run [`poll_body`](Self::poll_body) and
+    /// [`drain_body`](Self::drain_body) hand out as the [`Event::BodyChunk`] it would have
+    /// been — whoever takes it, a procedure included. For protocol traces (the drivers log
+    /// through it); `None` removes it.
     ///
     /// ```
     /// use pop3_proto::{Client, Config, Event};

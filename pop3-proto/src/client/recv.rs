@@ -176,39 +176,40 @@ impl RecvBuf {
 
     /// Hands the runs of body bytes at the front to `sink`, borrowed, dropping stuffed dots,
     /// until `unstuffer` needs more input or sees the end of the body (both left unconsumed)
-    /// or `sink` fails (its run is consumed). Returns the bytes handed out. The positions
-    /// are kept in locals and stored once: this is the whole per-run cost of
-    /// `Client::drain_body`.
+    /// or `sink` fails. Returns the bytes handed out. A run counts as taken before `sink`
+    /// sees it, so the unstuffer and the buffer stay in step even if `sink` fails or
+    /// panics.
     pub(crate) fn drain_runs<E>(
         &mut self,
         unstuffer: &mut Unstuffer,
         sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
     ) -> (u64, Result<(), E>) {
-        let Some(block) = &self.block else {
+        // Our own handle on the block (one reference count per call, not per run) lets the
+        // guard hold the buffer while runs are read from the block.
+        let Some(block) = self.block.clone() else {
             return (0, Ok(()));
         };
-        let (mut start, end) = (self.start, self.start + self.len);
+        let end = self.start + self.len;
+        let mut taken = Taken {
+            at: self.start,
+            buf: self,
+        };
         let mut handed = 0u64;
-        let mut result = Ok(());
-        while start < end {
-            match unstuffer.step(&block[start..end]) {
+        while taken.at < end {
+            match unstuffer.step(&block[taken.at..end]) {
                 Step::Data(n) => {
+                    let run = taken.at..taken.at + n;
+                    taken.at += n;
                     handed += n as u64;
-                    result = sink(&block[start..start + n]);
-                    start += n;
-                    if result.is_err() {
-                        break;
+                    if let Err(e) = sink(&block[run]) {
+                        return (handed, Err(e));
                     }
                 }
-                Step::SkipDot => start += 1,
+                Step::SkipDot => taken.at += 1,
                 Step::End(_) | Step::NeedMore => break,
             }
         }
-        let consumed = start - self.start;
-        if consumed > 0 {
-            self.advance(consumed);
-        }
-        (handed, result)
+        (handed, Ok(()))
     }
 
     /// Drops `n` bytes from the front.
@@ -227,5 +228,22 @@ impl RecvBuf {
         self.arrivals.clear();
         self.shared = None;
         self.block = None;
+    }
+}
+
+/// What [`RecvBuf::drain_runs`] has taken so far: the position is kept here (in a register,
+/// not in the buffer's fields, per run) and the buffer advanced once, when this is dropped —
+/// at the end, or while a panicking sink unwinds.
+struct Taken<'a> {
+    buf: &'a mut RecvBuf,
+    at: usize,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let n = self.at - self.buf.start;
+        if n > 0 {
+            self.buf.advance(n);
+        }
     }
 }
