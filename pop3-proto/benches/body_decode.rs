@@ -129,92 +129,82 @@ impl Decoded {
     }
 }
 
-/// Takes every event ready now; each chunk is dropped as soon as it is counted.
+/// Takes every event ready now, after each call of `fast` (a fast path taking the body
+/// runs it can, or nothing); each chunk is dropped as soon as it is counted.
 #[inline]
-fn drain(client: &mut Client, retr: Handle, out: &mut Decoded) {
-    while let Some(event) = client.poll_event().unwrap() {
-        match event {
-            Event::BodyChunk { handle, data } => out.chunk(handle, retr, &data),
-            Event::MultiEnd { .. } => out.ends += 1,
-            Event::MultiStart { .. } => {}
-            other => panic!("unexpected event {other:?}"),
+fn drain(
+    client: &mut Client,
+    retr: Handle,
+    out: &mut Decoded,
+    fast: &mut impl FnMut(&mut Client, &mut Decoded),
+) {
+    loop {
+        fast(client, out);
+        match client.poll_event().unwrap() {
+            Some(Event::BodyChunk { handle, data }) => out.chunk(handle, retr, &data),
+            Some(Event::MultiEnd { .. }) => out.ends += 1,
+            Some(Event::MultiStart { .. }) => {}
+            Some(other) => panic!("unexpected event {other:?}"),
+            None => break,
         }
     }
 }
+
+/// No fast path: every chunk through `poll_event`.
+fn events_only(_: &mut Client, _: &mut Decoded) {}
 
 fn decode_handle_input(wire: &[u8]) -> Decoded {
     let (mut client, retr) = client();
     let mut out = Decoded::default();
     for read in wire.chunks(READ) {
         client.handle_input(black_box(read));
-        drain(&mut client, retr, &mut out);
+        drain(&mut client, retr, &mut out, &mut events_only);
+    }
+    out
+}
+
+/// The read path of a driver (`read_space`, copy, `commit_read`), the body taken by `fast`
+/// and `poll_event`.
+fn decode_read_space_with(
+    wire: &[u8],
+    mut fast: impl FnMut(&mut Client, Handle, &mut Decoded),
+) -> Decoded {
+    let (mut client, retr) = client();
+    let mut out = Decoded::default();
+    for read in wire.chunks(READ) {
+        let space = client.read_space();
+        space[..read.len()].copy_from_slice(black_box(read));
+        client.commit_read(read.len()).unwrap();
+        drain(&mut client, retr, &mut out, &mut |c, o| fast(c, retr, o));
     }
     out
 }
 
 fn decode_read_space(wire: &[u8]) -> Decoded {
-    let (mut client, retr) = client();
-    let mut out = Decoded::default();
-    for read in wire.chunks(READ) {
-        let space = client.read_space();
-        space[..read.len()].copy_from_slice(black_box(read));
-        client.commit_read(read.len()).unwrap();
-        drain(&mut client, retr, &mut out);
-    }
-    out
+    decode_read_space_with(wire, |_, _, _| {})
 }
 
 /// (c) with `poll_body` taking the body chunks, `poll_event` the rest.
 fn decode_read_space_poll_body(wire: &[u8]) -> Decoded {
-    let (mut client, retr) = client();
-    let mut out = Decoded::default();
-    for read in wire.chunks(READ) {
-        let space = client.read_space();
-        space[..read.len()].copy_from_slice(black_box(read));
-        client.commit_read(read.len()).unwrap();
-        loop {
-            while let Some((handle, data)) = client.poll_body() {
-                out.chunk(handle, retr, &data);
-            }
-            match client.poll_event().unwrap() {
-                Some(Event::BodyChunk { handle, data }) => out.chunk(handle, retr, &data),
-                Some(Event::MultiEnd { .. }) => out.ends += 1,
-                Some(Event::MultiStart { .. }) => {}
-                Some(other) => panic!("unexpected event {other:?}"),
-                None => break,
-            }
+    decode_read_space_with(wire, |client, retr, out| {
+        while let Some((handle, data)) = client.poll_body() {
+            out.chunk(handle, retr, &data);
         }
-    }
-    out
+    })
 }
 
 /// (c) with `drain_body` handing the body runs out borrowed, `poll_event` the rest.
 fn decode_read_space_drain_body(wire: &[u8]) -> Decoded {
-    let (mut client, retr) = client();
-    let mut out = Decoded::default();
-    for read in wire.chunks(READ) {
-        let space = client.read_space();
-        space[..read.len()].copy_from_slice(black_box(read));
-        client.commit_read(read.len()).unwrap();
-        loop {
-            let drained = client.drain_body(|handle, run| {
-                debug_assert_eq!(handle, retr);
-                out.bytes += run.len() as u64;
-                out.chunks += 1;
-                black_box(run);
-                Ok::<(), std::convert::Infallible>(())
-            });
-            black_box(drained.is_ok());
-            match client.poll_event().unwrap() {
-                Some(Event::BodyChunk { handle, data }) => out.chunk(handle, retr, &data),
-                Some(Event::MultiEnd { .. }) => out.ends += 1,
-                Some(Event::MultiStart { .. }) => {}
-                Some(other) => panic!("unexpected event {other:?}"),
-                None => break,
-            }
-        }
-    }
-    out
+    decode_read_space_with(wire, |client, retr, out| {
+        let drained = client.drain_body(|handle, run| {
+            debug_assert_eq!(handle, retr);
+            out.bytes += run.len() as u64;
+            out.chunks += 1;
+            black_box(run);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        black_box(drained.is_ok());
+    })
 }
 
 /// Every `\r\n.` in the bytes.

@@ -427,6 +427,20 @@ fn poll_body_and_drain_body_give_what_poll_event_would() {
     }
 }
 
+/// Logs in, sends RETR 1 and buffers its whole reply (`t` once, then the terminator), the
+/// status line already taken: the rest of the buffer is body.
+fn retr_template_buffered(client: &mut Client, t: &Template) -> Handle {
+    let retr = log_in(client, &mut |c, bytes| c.handle_input(bytes));
+    client.handle_input(RETR_OK);
+    client.handle_input(&t.wire);
+    client.handle_input(b".\r\n");
+    assert!(matches!(
+        client.poll_event(),
+        Ok(Some(Event::MultiStart { .. }))
+    ));
+    retr
+}
+
 /// A sink's error stops `drain_body` and comes back; the run it refused is consumed and the
 /// rest of the body still comes out whole — with an observer set too, which sees every byte
 /// once.
@@ -444,14 +458,7 @@ fn drain_body_stops_at_the_sinks_error_with(observed: bool) {
         client.set_observer(Some(count_observed));
     }
     OBSERVED.with(|seen| seen.set(0));
-    let retr = log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
-    client.handle_input(RETR_OK);
-    client.handle_input(&t.wire);
-    client.handle_input(b".\r\n");
-    assert!(matches!(
-        client.poll_event(),
-        Ok(Some(Event::MultiStart { .. }))
-    ));
+    let retr = retr_template_buffered(&mut client, &t);
     let mut body = Vec::new();
     let refused = client.drain_body(|_, run| {
         body.extend_from_slice(run);
@@ -484,14 +491,7 @@ fn drain_body_stops_at_the_sinks_error_with(observed: bool) {
 fn a_panicking_sink_leaves_the_session_in_step() {
     let t = Template::with_traps();
     let mut client = Client::new(Config::default());
-    log_in(&mut client, &mut |c, bytes| c.handle_input(bytes));
-    client.handle_input(RETR_OK);
-    client.handle_input(&t.wire);
-    client.handle_input(b".\r\n");
-    assert!(matches!(
-        client.poll_event(),
-        Ok(Some(Event::MultiStart { .. }))
-    ));
+    retr_template_buffered(&mut client, &t);
     let mut body = Vec::new();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         client.drain_body(|_, run| -> Result<(), ()> {

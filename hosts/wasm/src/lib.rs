@@ -240,7 +240,7 @@ pub extern "C" fn session_events(id: u32) -> i32 {
             // `encode` would write for their `BodyChunk`s).
             client
                 .drain_body(|handle, run| {
-                    encode_body(handle, run, out);
+                    record(1, Some(handle), run, out);
                     Ok::<(), core::convert::Infallible>(())
                 })
                 .unwrap_or_else(|never| match never {});
@@ -263,11 +263,6 @@ fn record(kind: u8, handle: Option<Handle>, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&handle.map_or(0, |h| h.get() as u32).to_le_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(payload);
-}
-
-/// The record of a body run: what `encode` writes for its `BodyChunk`.
-fn encode_body(handle: Handle, run: &[u8], out: &mut Vec<u8>) {
-    record(1, Some(handle), run, out);
 }
 
 fn encode(event: &Event, out: &mut Vec<u8>) {

@@ -974,25 +974,19 @@ impl Client {
         if self.fatal.is_some() {
             return Ok(0);
         }
-        let Some(handle) = self.body_handle() else {
-            return Ok(0);
-        };
-        let Some(observe) = self.observer else {
+        if self.observer.is_none() {
+            let Some(handle) = self.body_handle() else {
+                return Ok(0);
+            };
             let (drained, result) = self
                 .recv
                 .drain_runs(&mut self.unstuffer, &mut |run| sink(handle, run));
             return result.map(|()| drained);
-        };
-        // The observer needs each run as an event: the poll_body way. One body at a time:
-        // every run belongs to `handle`.
+        }
+        // The observer needs each run as an event: the poll_body way.
         let mut total = 0;
-        while let Some((_, n)) = self.body_run() {
-            total += n as u64;
-            let data = self.recv.split_to(n);
-            observe(&Event::BodyChunk {
-                handle,
-                data: data.clone(),
-            });
+        while let Some((handle, data)) = self.poll_body() {
+            total += data.len() as u64;
             sink(handle, &data)?;
         }
         Ok(total)

@@ -190,12 +190,9 @@ impl Procedure for Batch {
                 }
             };
             // The hot loop of a streamed body: no `Event` per chunk.
-            if let Some((chunk_of, data)) = self.begin.next_body(client) {
-                if chunk_of == handle {
-                    self.pending[0].2 = size + data.len() as u64;
-                    return Ok(Step::Item(BatchItem::Data { msg, data }));
-                }
-                continue;
+            if let Some(data) = super::next_body(client, handle) {
+                self.pending[0].2 = size + data.len() as u64;
+                return Ok(Step::Item(BatchItem::Data { msg, data }));
             }
             let Some(event) = self.begin.next_event(client)? else {
                 return Ok(Step::Io);

@@ -405,12 +405,9 @@ impl<T> Procedure for Multi<T> {
             return Ok(Step::Io);
         };
         loop {
+            // The hot loop of a streamed body: no `Event` per chunk.
             if let Some(from_body) = self.from_body {
-                // The hot loop of a streamed body: no `Event` per chunk.
-                if let Some((chunk_of, data)) = self.begin.next_body(client) {
-                    if chunk_of != handle {
-                        continue;
-                    }
+                if let Some(data) = super::next_body(client, handle) {
                     let item = from_body(data);
                     self.total += (self.weight)(&item);
                     return Ok(Step::Item(item));

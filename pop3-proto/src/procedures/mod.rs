@@ -199,19 +199,6 @@ impl Begin {
         Ok(true)
     }
 
-    /// The next body chunk that belongs to this procedure, taken the fast way
-    /// ([`Client::poll_body`]: no `Event` built); chunks of abandoned replies are skipped.
-    /// `None`: the buffer does not start with body bytes, ask [`next_event`](Self::next_event).
-    pub(crate) fn next_body(&mut self, client: &mut Client) -> Option<(Handle, bytes::Bytes)> {
-        let floor = *self.floor.get_or_insert(client.next_handle());
-        while let Some((handle, data)) = client.poll_body() {
-            if handle >= floor {
-                return Some((handle, data));
-            }
-        }
-        None
-    }
-
     /// The next event that belongs to this procedure; replies owed to abandoned procedures
     /// (always older, so always first) are skipped.
     pub(crate) fn next_event(&mut self, client: &mut Client) -> Result<Option<Event>, Error> {
@@ -224,6 +211,19 @@ impl Begin {
         }
         Ok(None)
     }
+}
+
+/// The next body chunk of the reply to `handle`, taken the fast way
+/// ([`Client::poll_body`]: no `Event` built); chunks of other replies (only abandoned
+/// ones can come first) are skipped. `None`: the buffer does not start with body bytes,
+/// ask [`Begin::next_event`].
+pub(crate) fn next_body(client: &mut Client, handle: Handle) -> Option<bytes::Bytes> {
+    while let Some((chunk_of, data)) = client.poll_body() {
+        if chunk_of == handle {
+            return Some(data);
+        }
+    }
+    None
 }
 
 /// The session's sticky error, if it has failed: every procedure reports it before anything
