@@ -25,7 +25,8 @@
 //!
 //! Run: `cargo bench -p pop3-proto --bench body_decode`. The targets are (b)/(a) >= 0.5 and
 //! (c) at >= 0.90 of the speed of (d)'s copy plus (d)'s in-cache scan, the floor of a receive
-//! path that copies each read once.
+//! path that copies each read once. The first is printed with the floor's own ratio to (a):
+//! on a host where memmem out of cache is faster than memcpy, no copying path reaches 0.5.
 
 #[path = "../tests/support/body.rs"]
 mod body;
@@ -469,13 +470,16 @@ fn main() {
         "  (d) memmem \\r\\n. in cache     {:6.2} GB/s  {t_cached:>10.2?}  (one 64 KiB block)",
         gbps(n / READ * READ, t_cached)
     );
-    println!(
-        "  (b)/(a) = {:.3}   (c)/(a) = {:.3}   target >= 0.5",
-        b / a,
-        c / a
-    );
     // The receive path's floor: one copy of each read plus a scan of it while it is in cache.
     let floor = t_copy + t_cached;
+    // Where memmem out of cache outruns memcpy, even the floor is far from (a): print that
+    // bound next to the ratios measured against (a).
+    println!(
+        "  (b)/(a) = {:.3}   (c)/(a) = {:.3}   target >= 0.5; the floor (memcpy + memmem in cache) / (a) = {:.3}",
+        b / a,
+        c / a,
+        t_scan.as_secs_f64() / floor.as_secs_f64()
+    );
     let ratio = |t: Duration| floor.as_secs_f64() / t.as_secs_f64();
     println!(
         "  (c) vs (memcpy + memmem in cache) = {:.3}, with poll_body {:.3}, with drain_body {:.3}   target >= 0.90",
