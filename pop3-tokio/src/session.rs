@@ -59,6 +59,12 @@ pub struct Pop3<S = Transport> {
     pub(crate) quick_ack: fn(&S),
 }
 
+/// The session's clock: Tokio's, so that its deadlines and the runtime's timers agree (with
+/// the clock paused in a test, a deadline passes as soon as the runtime advances to it).
+fn tokio_now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 impl<S> std::fmt::Debug for Pop3<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pop3")
@@ -73,7 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
     pub async fn from_stream(stream: S, config: Config, timeout: Option<Duration>) -> Result<Self> {
         let mut pop = Self {
             stream,
-            pump: Box::new(Pump::new(config, timeout)),
+            pump: Box::new(Pump::with_clock(config, timeout, tokio_now)),
             needs_flush: false,
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
             tls: None,

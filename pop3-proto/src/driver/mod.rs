@@ -103,6 +103,8 @@ pub struct Pump {
     written: usize,
     /// A read found nothing waiting before this output was made.
     checked: bool,
+    /// Where the session's clock reads the time (see [`with_clock`](Self::with_clock)).
+    clock: fn() -> Instant,
     origin: Instant,
     /// The reply timeout, for [`Error::Timeout`].
     timeout: Option<Duration>,
@@ -135,8 +137,38 @@ impl core::fmt::Debug for Pump {
 
 impl Pump {
     /// A pump for a new connection. `timeout` bounds every wait for the server (it becomes
-    /// the core's response timeout) and is named in [`Error::Timeout`].
-    pub fn new(mut config: Config, timeout: Option<Duration>) -> Self {
+    /// the core's response timeout) and is named in [`Error::Timeout`]. The session's clock is
+    /// [`Instant::now`].
+    pub fn new(config: Config, timeout: Option<Duration>) -> Self {
+        Self::with_clock(config, timeout, Instant::now)
+    }
+
+    /// A pump whose session reads the time from `clock` instead of [`Instant::now`]: the
+    /// clock of the runtime the driver sleeps on, so that its deadlines and the runtime's
+    /// timers agree. A Tokio driver passes `tokio::time::Instant::now().into_std()`: then a
+    /// test with Tokio's clock paused reaches a 30-second reply deadline at once, where the
+    /// std clock would leave the runtime waking, in a loop, until 30 real seconds passed.
+    ///
+    /// ```
+    /// use pop3_proto::driver::Pump;
+    /// use pop3_proto::Config;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// // A clock that stands still: no deadline ever passes until something moves it.
+    /// fn frozen() -> Instant {
+    ///     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    ///     *START.get_or_init(Instant::now)
+    /// }
+    /// let pump = Pump::with_clock(Config::default(), Some(Duration::from_secs(30)), frozen);
+    /// // The greeting is awaited until 30 s after the frozen instant.
+    /// assert_eq!(pump.deadline(), Some(frozen() + Duration::from_secs(30)));
+    /// assert_eq!(pump.read_timeout(), Some(Duration::from_secs(30)));
+    /// ```
+    pub fn with_clock(
+        mut config: Config,
+        timeout: Option<Duration>,
+        clock: fn() -> Instant,
+    ) -> Self {
         if timeout.is_some() {
             config.response_timeout = timeout;
         }
@@ -148,7 +180,8 @@ impl Pump {
             out: Vec::new(),
             written: 0,
             checked: false,
-            origin: Instant::now(),
+            clock,
+            origin: clock(),
             timeout,
             closed: None,
             io_error: None,
@@ -360,7 +393,7 @@ impl Pump {
     /// as `set_read_timeout` refuses zero), or `None` for no limit.
     pub fn read_timeout(&self) -> Option<Duration> {
         self.deadline().map(|d| {
-            d.saturating_duration_since(Instant::now())
+            d.saturating_duration_since((self.clock)())
                 .max(Duration::from_millis(1))
         })
     }
@@ -368,7 +401,8 @@ impl Pump {
     /// Tells the session the time: call it when [`deadline`](Self::deadline) passes. The
     /// pump also calls it after every read and write, and at every step.
     pub fn tick(&mut self) {
-        let now = crate::Instant::from_elapsed(self.origin.elapsed());
+        let now =
+            crate::Instant::from_elapsed((self.clock)().saturating_duration_since(self.origin));
         self.client.handle_timeout(now);
     }
 
