@@ -52,6 +52,7 @@ impl Connector {
         let hooks = Hooks {
             read_now: Transport::read_now,
             read_timeout: Transport::set_read_timeout,
+            deadline: Transport::set_deadline,
             binding: Transport::channel_binding,
             quick_ack: Transport::after_read,
         };
@@ -154,14 +155,10 @@ impl Pop3<Transport> {
             },
             Err(e) => return Err(self.pump.fail(Error::Io(e))),
         };
-        let timeout = self.pump.read_timeout();
+        // The whole handshake, not each read, is bounded by the session's deadline.
+        tls.sock.set_deadline(self.pump.deadline());
         while tls.conn.is_handshaking() {
-            let step = tls
-                .sock
-                .tcp()
-                .set_read_timeout(timeout)
-                .and_then(|()| tls.conn.complete_io(&mut tls.sock));
-            if let Err(e) = step {
+            if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
                 let timeout = self.session().config().response_timeout;
                 return Err(self.pump.fail(Error::from_io(e, timeout)));
             }

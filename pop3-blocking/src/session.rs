@@ -11,7 +11,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the driver can do with a stream beyond `Read + Write`.
 pub(crate) struct Hooks<S> {
@@ -19,6 +19,9 @@ pub(crate) struct Hooks<S> {
     pub(crate) read_now: fn(&mut S, &mut [u8]) -> io::Result<usize>,
     /// Bounds the next read.
     pub(crate) read_timeout: fn(&S, Option<Duration>) -> io::Result<()>,
+    /// The session's next deadline, before every read (for reads a stream makes on its own,
+    /// such as rustls reading a record to its end).
+    pub(crate) deadline: fn(&mut S, Option<Instant>),
     /// The TLS channel binding, for SCRAM-…-PLUS.
     pub(crate) binding: fn(&S) -> Option<ChannelBinding>,
     /// After a read in stop-and-wait: acknowledge at once (see `Transport::after_read`).
@@ -31,6 +34,7 @@ impl<S> Hooks<S> {
         Self {
             read_now: |_, _| Err(io::ErrorKind::WouldBlock.into()),
             read_timeout: |_, _| Ok(()),
+            deadline: |_, _| {},
             binding: |_| None,
             quick_ack: |_| {},
         }
@@ -168,6 +172,7 @@ impl<S: Read + Write> Pop3<S> {
                 }
                 self.read_timeout = timeout;
             }
+            (self.hooks.deadline)(&mut self.stream, self.pump.deadline());
             let result = self.stream.read(self.pump.read_space());
             // A pipelined session has the next reply on its way anyway: no setsockopt per read.
             if !self.session().is_pipelining() {

@@ -4,7 +4,7 @@ use pop3_proto::sasl::ChannelBinding;
 use rustls::{ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A connection to a POP3 server: plaintext or TLS.
 ///
@@ -27,12 +27,21 @@ pub enum Transport {
 /// one TLS record per read; a bulk transfer of small records (pipelined RETRs of small
 /// messages) then costs a system call per record. Reading ahead cuts that several-fold.
 /// Writes go straight to the socket.
+///
+/// Every socket read is also bounded by the session's deadline as a whole, not per read.
+/// rustls reads again and again inside one call until a whole record is there (and through a
+/// whole handshake): a server dripping a record a byte at a time, each byte within a per-read
+/// timeout, would otherwise hold the session past its deadline for as long as it likes.
 #[derive(Debug)]
 pub struct BufferedTcp {
     tcp: TcpStream,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
+    /// When the session next needs the clock (its reply or handshake deadline), if ever.
+    deadline: Option<Instant>,
+    /// The socket read timeout this buffer last set, if any.
+    armed: Option<Duration>,
 }
 
 impl BufferedTcp {
@@ -45,6 +54,8 @@ impl BufferedTcp {
             buf: vec![0; Self::SIZE].into_boxed_slice(),
             start: 0,
             end: 0,
+            deadline: None,
+            armed: None,
         }
     }
 
@@ -52,11 +63,42 @@ impl BufferedTcp {
     pub fn tcp(&self) -> &TcpStream {
         &self.tcp
     }
+
+    /// Bounds every later socket read, together, by `deadline` (`None`: no bound).
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Sets the socket's read timeout to what is left before the deadline, or fails with
+    /// `TimedOut` when nothing is. The timeout is set again only when it is more than an
+    /// eighth off, so a transfer whose deadline keeps moving ahead pays no setsockopt per read.
+    fn arm(&mut self) -> io::Result<()> {
+        let want = match self.deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                Some(left)
+            }
+            None => None,
+        };
+        let off = match (want, self.armed) {
+            (Some(want), Some(set)) => set > want + want / 8 || set < want - want / 8,
+            (want, set) => want != set,
+        };
+        if off {
+            self.tcp.set_read_timeout(want)?;
+            self.armed = want;
+        }
+        Ok(())
+    }
 }
 
 impl Read for BufferedTcp {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.start == self.end {
+            self.arm()?;
             if out.len() >= self.buf.len() {
                 return self.tcp.read(out);
             }
@@ -124,9 +166,20 @@ impl Transport {
         }
     }
 
-    /// Bounds the next read by the session's deadline.
+    /// Bounds the next read by the session's deadline (plain TCP; under TLS the buffered
+    /// socket does it per socket read, from [`set_deadline`](Self::set_deadline)).
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_read_timeout(timeout)
+        match self {
+            Self::Plain(tcp) => tcp.set_read_timeout(timeout),
+            Self::Tls(_) => Ok(()),
+        }
+    }
+
+    /// The session's next deadline, for a TLS connection's socket reads (see [`BufferedTcp`]).
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        if let Self::Tls(tls) = self {
+            tls.sock.set_deadline(deadline);
+        }
     }
 }
 

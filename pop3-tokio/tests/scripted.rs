@@ -430,6 +430,76 @@ async fn stls_upgrades_and_only_the_capabilities_after_tls_count() {
     server.join();
 }
 
+// ----- a TLS server dripping bytes ------------------------------------------------------------
+
+/// After `script`, writes the start of a TLS record of `content_type` (64 bytes long) onto the
+/// raw socket a byte every 100 ms, and never finishes it. Stops when the client has gone.
+fn drip_a_record(script: Vec<Step>, content_type: u8) -> Server {
+    Server::start_then(script, move |conn, _| {
+        let mut tcp = conn.tcp();
+        let record = [
+            content_type,
+            0x03,
+            0x03,
+            0x00,
+            0x40,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+        ];
+        for byte in record {
+            if std::io::Write::write_all(&mut tcp, &[byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(ms(100));
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_tls_record_dripped_a_byte_at_a_time_cannot_outlast_the_reply_deadline() {
+    let server = drip_a_record(vec![tls(), send(GREETING), expect("CAPA")], 0x17);
+    let mut pop = implicit(&server)
+        .timeout(ms(400))
+        .connect()
+        .await
+        .expect("connect");
+    let err = within(ms(1400), "CAPA", pop.capa())
+        .await
+        .expect_err("the record never ends");
+    assert!(matches!(err, Error::Timeout(d) if d == ms(400)), "{err:?}");
+    drop(pop);
+    server.join();
+}
+
+#[tokio::test]
+async fn an_stls_handshake_dripped_a_byte_at_a_time_cannot_outlast_the_deadline() {
+    let server = drip_a_record(
+        vec![
+            send(GREETING),
+            expect("CAPA"),
+            send(CAPA_STLS),
+            expect("STLS"),
+            send("+OK begin TLS\r\n"),
+            Step::RecvAny,
+        ],
+        0x16,
+    );
+    let connecting = starttls(&server).timeout(ms(400)).connect();
+    let err = within(ms(1400), "STLS", connecting)
+        .await
+        .expect_err("the handshake never ends");
+    assert!(matches!(err, Error::Timeout(d) if d == ms(400)), "{err:?}");
+    server.join();
+}
+
 // ----- QUIT ----------------------------------------------------------------------------------
 
 /// Logs in and marks message 1 deleted; `end` is what the server does next.
