@@ -59,6 +59,14 @@ packages=()
 for crate in "${crates[@]}"; do packages+=(-p "$crate"); done
 say "cargo package ${packages[*]} (each tarball unpacked and built)"
 rm -f "$target"/package/*.crate
+# Cargo extracts each tarball it verifies from the temporary registry into its own registry
+# cache, and on a later run reuses an extraction of the same name and version even when the
+# code has changed since (a crate then builds against its sibling's old source). None of
+# these crates comes from a real registry, so any copy there is left from an earlier run.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for crate in "${crates[@]}"; do
+    rm -rf "$cargo_home"/registry/src/*/"$crate"-[0-9]* "$cargo_home"/registry/cache/*/"$crate"-[0-9]*.crate
+done
 cargo package "${packages[@]}" --locked --allow-dirty --quiet
 for crate in "${crates[@]}"; do
     compgen -G "$target/package/$crate-*.crate" >/dev/null || die "no $target/package/$crate-*.crate"
