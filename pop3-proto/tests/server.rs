@@ -84,6 +84,13 @@ fn loopback() -> ServerConfig {
     config
 }
 
+/// [`loopback`], with APOP offered (the greeting carries a timestamp).
+fn loopback_apop() -> ServerConfig {
+    let mut config = loopback();
+    config.apop_domain = Some("pop.example".into());
+    config
+}
+
 /// Feeds `client` to a fresh server, cut at `cuts`, answering requests as they come;
 /// returns everything the server wrote.
 fn run(config: ServerConfig, host: &mut Host, client: &[u8], cuts: &[usize]) -> Vec<u8> {
@@ -162,10 +169,8 @@ fn rfc1939_session_from_the_servers_side() {
 
 #[test]
 fn apop_and_sasl_plain_log_in() {
-    let mut config = loopback();
-    config.apop_domain = Some("pop.example".into());
     let mut host = Host::new(rfc_mailbox());
-    let mut server = Server::new(config);
+    let mut server = Server::new(loopback_apop());
     server.greet(b"\x12\x34");
     let mut out = Vec::new();
     server.poll_transmit(&mut out);
@@ -187,6 +192,33 @@ fn apop_and_sasl_plain_log_in() {
         out,
         b"+OK maildrop has 2 messages (79 octets)\r\n+OK 2 79\r\n"
     );
+
+    // A digest of the wrong secret (same timestamp) is refused, as is one that is right but
+    // for one byte.
+    let wrong = pop3_proto::apop_digest(
+        &pop3_proto::ApopTimestamp::parse(stamp.as_bytes()).unwrap(),
+        b"not the secret",
+    );
+    let mut off_by_one = digest;
+    off_by_one[31] = if off_by_one[31] == b'0' { b'1' } else { b'0' };
+    for bad in [wrong, off_by_one] {
+        let mut server = Server::new(loopback_apop());
+        server.greet(b"\x12\x34");
+        out.clear();
+        server.poll_transmit(&mut out);
+        assert!(
+            out.windows(stamp.len()).any(|w| w == stamp.as_bytes()),
+            "same timestamp"
+        );
+        let mut line = b"APOP mrose ".to_vec();
+        line.extend_from_slice(&bad);
+        line.extend_from_slice(b"\r\n");
+        server.handle_input(&line);
+        host.serve(&mut server);
+        out.clear();
+        server.poll_transmit(&mut out);
+        assert_eq!(out, b"-ERR [AUTH] wrong digest\r\n");
+    }
 
     // AUTH PLAIN, with the response on its own line.
     let client = b"AUTH PLAIN\r\nAHRpbQBzZWNyZXQ=\r\nSTAT\r\n";

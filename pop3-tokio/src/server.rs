@@ -436,14 +436,9 @@ impl Mailstore for MemoryStore {
         };
         let messages = {
             let mut m = mailbox.lock().unwrap_or_else(|e| e.into_inner());
-            // Constant time: how much of a guess was right must not show.
-            let same = m.password.len() == password.as_bytes().len()
-                && m.password
-                    .iter()
-                    .zip(password.as_bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0;
-            if !same {
+            // Constant time: how much of a guess was right must not show (the length may).
+            let same = subtle::ConstantTimeEq::ct_eq(&m.password[..], password.as_bytes());
+            if !bool::from(same) {
                 return Err(refused());
             }
             if m.locked {

@@ -413,11 +413,7 @@ impl Server {
         };
         let expected = zeroize::Zeroizing::new(apop_digest(timestamp, secret));
         // Constant time: the comparison must not tell how much of a guess was right.
-        expected
-            .iter()
-            .zip(digest)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], &digest[..]))
     }
 
     /// Sends more of the body of the current `Retr` or `Top`; returns whether more is
