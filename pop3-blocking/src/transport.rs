@@ -40,8 +40,12 @@ pub struct BufferedTcp {
     end: usize,
     /// When the session next needs the clock (its reply or handshake deadline), if ever.
     deadline: Option<Instant>,
-    /// The socket read timeout this buffer last set, if any.
-    armed: Option<Duration>,
+    /// The socket read timeout this buffer last set; `None` until it sets one (before an STLS
+    /// upgrade the plain session may have left any timeout on the socket).
+    armed: Option<Option<Duration>>,
+    /// A nonblocking look for waiting input is under way: it waits for nothing, so no
+    /// deadline applies (between commands, the last reply's deadline is long past).
+    peeking: bool,
 }
 
 impl BufferedTcp {
@@ -56,6 +60,7 @@ impl BufferedTcp {
             end: 0,
             deadline: None,
             armed: None,
+            peeking: false,
         }
     }
 
@@ -73,6 +78,9 @@ impl BufferedTcp {
     /// `TimedOut` when nothing is. The timeout is set again only when it is more than an
     /// eighth off, so a transfer whose deadline keeps moving ahead pays no setsockopt per read.
     fn arm(&mut self) -> io::Result<()> {
+        if self.peeking {
+            return Ok(());
+        }
         let want = match self.deadline {
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -84,12 +92,13 @@ impl BufferedTcp {
             None => None,
         };
         let off = match (want, self.armed) {
-            (Some(want), Some(set)) => set > want + want / 8 || set < want - want / 8,
-            (want, set) => want != set,
+            (_, None) => true,
+            (Some(want), Some(Some(set))) => set > want + want / 8 || set < want - want / 8,
+            (want, Some(set)) => want != set,
         };
         if off {
             self.tcp.set_read_timeout(want)?;
-            self.armed = want;
+            self.armed = Some(want);
         }
         Ok(())
     }
@@ -153,9 +162,17 @@ impl Transport {
     /// consumed by rustls.
     pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.tcp().set_nonblocking(true)?;
+        self.set_peeking(true);
         let result = self.read(buf);
+        self.set_peeking(false);
         self.tcp().set_nonblocking(false)?;
         result
+    }
+
+    fn set_peeking(&mut self, peeking: bool) {
+        if let Self::Tls(tls) = self {
+            tls.sock.peeking = peeking;
+        }
     }
 
     /// The TLS channel binding for SCRAM-…-PLUS (TLS 1.3 only), if the connection is TLS.

@@ -463,6 +463,27 @@ fn an_stls_handshake_dripped_a_byte_at_a_time_cannot_outlast_the_deadline() {
     server.join();
 }
 
+#[test]
+fn a_tls_session_idle_past_its_timeout_goes_on() {
+    // Between commands nothing is awaited, so no deadline runs: the look for unsolicited
+    // input before the next command must not be bounded by the last reply's deadline.
+    let server = Server::start(script(&[
+        &[tls()],
+        &greet_and_login(),
+        &[expect("STAT"), send("+OK 0 0\r\n"), Step::ExpectEof],
+    ]));
+    let mut pop = implicit(&server)
+        .timeout(ms(200))
+        .connect()
+        .expect("connect");
+    pop.login("alice", "secret").expect("login");
+    std::thread::sleep(ms(300));
+    let stat = pop.stat().expect("STAT after an idle spell");
+    assert_eq!((stat.count, stat.size), (0, 0));
+    drop(pop);
+    server.join();
+}
+
 // ----- QUIT ----------------------------------------------------------------------------------
 
 #[test]

@@ -500,6 +500,26 @@ async fn an_stls_handshake_dripped_a_byte_at_a_time_cannot_outlast_the_deadline(
     server.join();
 }
 
+#[tokio::test]
+async fn a_tls_session_idle_past_its_timeout_goes_on() {
+    let server = Server::start(script(&[
+        &[tls()],
+        &greet_and_login(),
+        &[expect("STAT"), send("+OK 0 0\r\n"), Step::ExpectEof],
+    ]));
+    let mut pop = implicit(&server)
+        .timeout(ms(200))
+        .connect()
+        .await
+        .expect("connect");
+    pop.login("alice", "secret").await.expect("login");
+    tokio::time::sleep(ms(300)).await;
+    let stat = pop.stat().await.expect("STAT after an idle spell");
+    assert_eq!((stat.count, stat.size), (0, 0));
+    drop(pop);
+    server.join();
+}
+
 // ----- QUIT ----------------------------------------------------------------------------------
 
 /// Logs in and marks message 1 deleted; `end` is what the server does next.
