@@ -204,16 +204,25 @@ fn row23_truncated_body_in_a_batch_never_ends() {
 
 const CAPA_STLS: &str = "+OK\r\nSTLS\r\nUSER\r\nX-PLAIN\r\n.\r\n";
 
-#[test]
-fn row37_injection_in_the_same_write_as_stls_ok_is_data_after_stls() {
-    let server = Server::start(vec![
+/// Greeting, CAPA offering STLS, and the STLS command: what comes before the server's answer.
+fn up_to_stls() -> Vec<Step> {
+    vec![
         send(GREETING),
         expect("CAPA"),
         send(CAPA_STLS),
         expect("STLS"),
-        send("+OK begin TLS\r\n+OK\r\n"),
-        Step::ExpectEof, // no ClientHello, no QUIT
-    ]);
+    ]
+}
+
+#[test]
+fn row37_injection_in_the_same_write_as_stls_ok_is_data_after_stls() {
+    let server = Server::start(script(&[
+        &up_to_stls(),
+        &[
+            send("+OK begin TLS\r\n+OK\r\n"),
+            Step::ExpectEof, // no ClientHello, no QUIT
+        ],
+    ]));
     let err = starttls(&server).connect().expect_err("injection");
     match &err {
         Error::Protocol(RemoteError::DataAfterStls { data }) => {
@@ -228,16 +237,15 @@ fn row37_injection_in_the_same_write_as_stls_ok_is_data_after_stls() {
 fn row37_injection_after_the_client_hello_fails_the_handshake() {
     // The injected line comes in a later write, once the client has started TLS: it reaches
     // rustls as a record, which is not one.
-    let server = Server::start(vec![
-        send(GREETING),
-        expect("CAPA"),
-        send(CAPA_STLS),
-        expect("STLS"),
-        send("+OK begin TLS\r\n"),
-        Step::RecvAny, // the ClientHello
-        send("+OK\r\n"),
-        Step::Drain,
-    ]);
+    let server = Server::start(script(&[
+        &up_to_stls(),
+        &[
+            send("+OK begin TLS\r\n"),
+            Step::RecvAny, // the ClientHello
+            send("+OK\r\n"),
+            Step::Drain,
+        ],
+    ]));
     let err = starttls(&server).connect().expect_err("injection");
     assert!(
         matches!(err, Error::Tls(rustls::Error::InvalidMessage(_))),
@@ -359,19 +367,18 @@ fn implicit_tls_with_the_wrong_ca_is_a_tls_error() {
 
 #[test]
 fn stls_upgrades_and_only_the_capabilities_after_tls_count() {
-    let server = Server::start(vec![
-        send(GREETING),
-        expect("CAPA"),
-        send(CAPA_STLS),
-        expect("STLS"),
-        send("+OK begin TLS\r\n"),
-        tls(),
-        expect("CAPA"),
-        send("+OK\r\nUSER\r\nPIPELINING\r\nX-TLS\r\n.\r\n"),
-        expect("QUIT"),
-        send("+OK bye\r\n"),
-        Step::Close,
-    ]);
+    let server = Server::start(script(&[
+        &up_to_stls(),
+        &[
+            send("+OK begin TLS\r\n"),
+            tls(),
+            expect("CAPA"),
+            send("+OK\r\nUSER\r\nPIPELINING\r\nX-TLS\r\n.\r\n"),
+            expect("QUIT"),
+            send("+OK bye\r\n"),
+            Step::Close,
+        ],
+    ]));
     let mut pop = starttls(&server).connect().expect("connect");
     assert!(pop.transport().is_tls());
     assert!(pop.session().is_tls());
@@ -395,43 +402,11 @@ fn stls_upgrades_and_only_the_capabilities_after_tls_count() {
 
 // ----- a TLS server dripping bytes ------------------------------------------------------------
 
-/// After `script`, writes the start of a TLS record of `content_type` (64 bytes long) onto the
-/// raw socket a byte every 100 ms, well inside the client's per-read patience, and never
-/// finishes it. Stops when the client has gone.
-fn drip_a_record(script: Vec<Step>, content_type: u8) -> Server {
-    Server::start_then(script, move |conn, _| {
-        let mut tcp = conn.tcp();
-        let record = [
-            content_type,
-            0x03,
-            0x03,
-            0x00,
-            0x40,
-            1,
-            2,
-            3,
-            4,
-            5,
-            6,
-            7,
-            8,
-            9,
-            10,
-        ];
-        for byte in record {
-            if std::io::Write::write_all(&mut tcp, &[byte]).is_err() {
-                return;
-            }
-            std::thread::sleep(ms(100));
-        }
-    })
-}
-
 #[test]
 fn a_tls_record_dripped_a_byte_at_a_time_cannot_outlast_the_reply_deadline() {
     // rustls reads until a whole record is there, inside one read of the stream: each byte
     // arrives well within 400 ms, but the reply's deadline bounds the wait as a whole.
-    let server = drip_a_record(vec![tls(), send(GREETING), expect("CAPA")], 0x17);
+    let server = Server::drip_a_record(vec![tls(), send(GREETING), expect("CAPA")], 0x17);
     let mut pop = implicit(&server)
         .timeout(ms(400))
         .connect()
@@ -444,15 +419,8 @@ fn a_tls_record_dripped_a_byte_at_a_time_cannot_outlast_the_reply_deadline() {
 
 #[test]
 fn an_stls_handshake_dripped_a_byte_at_a_time_cannot_outlast_the_deadline() {
-    let server = drip_a_record(
-        vec![
-            send(GREETING),
-            expect("CAPA"),
-            send(CAPA_STLS),
-            expect("STLS"),
-            send("+OK begin TLS\r\n"),
-            Step::RecvAny,
-        ],
+    let server = Server::drip_a_record(
+        script(&[&up_to_stls(), &[send("+OK begin TLS\r\n"), Step::RecvAny]]),
         0x16,
     );
     let err = starttls(&server)

@@ -432,40 +432,9 @@ async fn stls_upgrades_and_only_the_capabilities_after_tls_count() {
 
 // ----- a TLS server dripping bytes ------------------------------------------------------------
 
-/// After `script`, writes the start of a TLS record of `content_type` (64 bytes long) onto the
-/// raw socket a byte every 100 ms, and never finishes it. Stops when the client has gone.
-fn drip_a_record(script: Vec<Step>, content_type: u8) -> Server {
-    Server::start_then(script, move |conn, _| {
-        let mut tcp = conn.tcp();
-        let record = [
-            content_type,
-            0x03,
-            0x03,
-            0x00,
-            0x40,
-            1,
-            2,
-            3,
-            4,
-            5,
-            6,
-            7,
-            8,
-            9,
-            10,
-        ];
-        for byte in record {
-            if std::io::Write::write_all(&mut tcp, &[byte]).is_err() {
-                return;
-            }
-            std::thread::sleep(ms(100));
-        }
-    })
-}
-
 #[tokio::test]
 async fn a_tls_record_dripped_a_byte_at_a_time_cannot_outlast_the_reply_deadline() {
-    let server = drip_a_record(vec![tls(), send(GREETING), expect("CAPA")], 0x17);
+    let server = Server::drip_a_record(vec![tls(), send(GREETING), expect("CAPA")], 0x17);
     let mut pop = implicit(&server)
         .timeout(ms(400))
         .connect()
@@ -481,15 +450,8 @@ async fn a_tls_record_dripped_a_byte_at_a_time_cannot_outlast_the_reply_deadline
 
 #[tokio::test]
 async fn an_stls_handshake_dripped_a_byte_at_a_time_cannot_outlast_the_deadline() {
-    let server = drip_a_record(
-        vec![
-            send(GREETING),
-            expect("CAPA"),
-            send(CAPA_STLS),
-            expect("STLS"),
-            send("+OK begin TLS\r\n"),
-            Step::RecvAny,
-        ],
+    let server = Server::drip_a_record(
+        script(&[&up_to_stls(), &[send("+OK begin TLS\r\n"), Step::RecvAny]]),
         0x16,
     );
     let connecting = starttls(&server).timeout(ms(400)).connect();
@@ -810,15 +772,14 @@ async fn retr_many_goes_one_at_a_time_without_pipelining() {
 
 #[tokio::test]
 async fn a_server_that_stalls_the_stls_handshake_times_out() {
-    let server = Server::start(vec![
-        send(GREETING),
-        expect("CAPA"),
-        send(CAPA_STLS),
-        expect("STLS"),
-        send("+OK begin TLS\r\n"),
-        Step::RecvAny, // the ClientHello, never answered
-        Step::ExpectEof,
-    ]);
+    let server = Server::start(script(&[
+        &up_to_stls(),
+        &[
+            send("+OK begin TLS\r\n"),
+            Step::RecvAny, // the ClientHello, never answered
+            Step::ExpectEof,
+        ],
+    ]));
     let err = starttls(&server)
         .timeout(ms(300))
         .connect()

@@ -116,6 +116,23 @@ impl Server {
         self.port
     }
 
+    /// Plays `script`, then writes the start of a TLS record of `content_type` (64 bytes
+    /// long) onto the raw socket a byte every 100 ms, well inside a client's per-read
+    /// patience, and never finishes it; stops when the client has gone. A server holding a
+    /// client in rustls's wait for the rest of a record (or of the handshake).
+    pub fn drip_a_record(script: Vec<Step>, content_type: u8) -> Self {
+        Self::start_then(script, move |conn, _| {
+            let mut tcp = conn.tcp();
+            let header = [content_type, 0x03, 0x03, 0x00, 0x40];
+            for byte in header.into_iter().chain(1..=10) {
+                if tcp.write_all(&[byte]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    }
+
     /// Waits for the script to finish; re-raises the server's panic if a step failed.
     pub fn join(self) {
         if let Err(panic) = self.thread.join() {
