@@ -1,6 +1,7 @@
 //! `Pop3`: the blocking session — each call runs one of the core's procedures over a
 //! `Read + Write` stream.
 
+use crate::transport::far_off;
 use crate::{Error, Result, Transport};
 use bytes::Bytes;
 use pop3_proto::driver::{Finish, Pump};
@@ -157,12 +158,10 @@ impl<S: Read + Write> Pop3<S> {
             let result = result.and_then(|()| self.stream.flush()).map(|()| n);
             self.pump.write_done(result);
         } else {
-            // The socket's timeout is reset only when it is off by more than an eighth: up
-            // to that late is close enough, and sooner only costs a tick and another read;
-            // this spares a setsockopt per read as the deadline moves with every byte.
+            // The socket's timeout is reset only when it is far off (see [`far_off`]).
             let timeout = self.pump.read_timeout();
             let off = match (timeout, self.read_timeout) {
-                (Some(want), Some(set)) => set > want + want / 8 || set < want - want / 8,
+                (Some(want), Some(set)) => far_off(want, set),
                 (Some(_), None) => true,
                 (None, _) => false,
             };

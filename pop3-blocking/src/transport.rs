@@ -74,9 +74,8 @@ impl BufferedTcp {
         self.deadline = deadline;
     }
 
-    /// Sets the socket's read timeout to what is left before the deadline, or fails with
-    /// `TimedOut` when nothing is. The timeout is set again only when it is more than an
-    /// eighth off, so a transfer whose deadline keeps moving ahead pays no setsockopt per read.
+    /// Sets the socket's read timeout to what is left before the deadline (again only when
+    /// it is [`far_off`]), or fails with `TimedOut` when nothing is left.
     fn arm(&mut self) -> io::Result<()> {
         if self.peeking {
             return Ok(());
@@ -93,7 +92,7 @@ impl BufferedTcp {
         };
         let off = match (want, self.armed) {
             (_, None) => true,
-            (Some(want), Some(Some(set))) => set > want + want / 8 || set < want - want / 8,
+            (Some(want), Some(Some(set))) => far_off(want, set),
             (want, Some(set)) => want != set,
         };
         if off {
@@ -102,6 +101,14 @@ impl BufferedTcp {
         }
         Ok(())
     }
+}
+
+/// Whether a socket read timeout of `set` is too far from the `want`ed one to keep: more
+/// than an eighth off. Up to that late is close enough, and sooner only costs a tick and
+/// another read; keeping it spares a setsockopt per read while the deadline moves ahead with
+/// every byte.
+pub(crate) fn far_off(want: Duration, set: Duration) -> bool {
+    set > want + want / 8 || set < want - want / 8
 }
 
 impl Read for BufferedTcp {
