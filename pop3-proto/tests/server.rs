@@ -84,11 +84,31 @@ fn loopback() -> ServerConfig {
     config
 }
 
-/// [`loopback`], with APOP offered (the greeting carries a timestamp).
-fn loopback_apop() -> ServerConfig {
+/// A server on [`loopback`] offering APOP, greeted: it, and the timestamp of its greeting.
+fn greeted_for_apop() -> (Server, String) {
     let mut config = loopback();
     config.apop_domain = Some("pop.example".into());
-    config
+    let mut server = Server::new(config);
+    server.greet(b"\x12\x34");
+    let mut out = Vec::new();
+    server.poll_transmit(&mut out);
+    let greeting = String::from_utf8(out).unwrap();
+    let stamp = &greeting[greeting.find('<').unwrap()..=greeting.find('>').unwrap()];
+    (server, stamp.to_string())
+}
+
+/// Sends `APOP mrose <digest>` and then `rest`, answers what `server` asks of `host`, and
+/// returns what the server wrote.
+fn apop(server: &mut Server, host: &mut Host, digest: &[u8; 32], rest: &[u8]) -> Vec<u8> {
+    let mut line = b"APOP mrose ".to_vec();
+    line.extend_from_slice(digest);
+    line.extend_from_slice(b"\r\n");
+    line.extend_from_slice(rest);
+    server.handle_input(&line);
+    host.serve(server);
+    let mut out = Vec::new();
+    server.poll_transmit(&mut out);
+    out
 }
 
 /// Feeds `client` to a fresh server, cut at `cuts`, answering requests as they come;
@@ -170,54 +190,31 @@ fn rfc1939_session_from_the_servers_side() {
 #[test]
 fn apop_and_sasl_plain_log_in() {
     let mut host = Host::new(rfc_mailbox());
-    let mut server = Server::new(loopback_apop());
-    server.greet(b"\x12\x34");
-    let mut out = Vec::new();
-    server.poll_transmit(&mut out);
-    let greeting = String::from_utf8(out.clone()).unwrap();
-    let stamp = &greeting[greeting.find('<').unwrap()..=greeting.find('>').unwrap()];
+    let (mut server, stamp) = greeted_for_apop();
     assert_eq!(stamp, "<1234.2@pop.example>");
-    let digest = pop3_proto::apop_digest(
-        &pop3_proto::ApopTimestamp::parse(stamp.as_bytes()).unwrap(),
-        b"secret",
-    );
-    let mut line = b"APOP mrose ".to_vec();
-    line.extend_from_slice(&digest);
-    line.extend_from_slice(b"\r\nSTAT\r\n");
-    server.handle_input(&line);
-    host.serve(&mut server);
-    out.clear();
-    server.poll_transmit(&mut out);
+    let digest_of = |secret: &[u8]| {
+        pop3_proto::apop_digest(
+            &pop3_proto::ApopTimestamp::parse(stamp.as_bytes()).unwrap(),
+            secret,
+        )
+    };
+    let digest = digest_of(b"secret");
     assert_eq!(
-        out,
+        apop(&mut server, &mut host, &digest, b"STAT\r\n"),
         b"+OK maildrop has 2 messages (79 octets)\r\n+OK 2 79\r\n"
     );
 
     // A digest of the wrong secret (same timestamp) is refused, as is one that is right but
     // for one byte.
-    let wrong = pop3_proto::apop_digest(
-        &pop3_proto::ApopTimestamp::parse(stamp.as_bytes()).unwrap(),
-        b"not the secret",
-    );
     let mut off_by_one = digest;
     off_by_one[31] = if off_by_one[31] == b'0' { b'1' } else { b'0' };
-    for bad in [wrong, off_by_one] {
-        let mut server = Server::new(loopback_apop());
-        server.greet(b"\x12\x34");
-        out.clear();
-        server.poll_transmit(&mut out);
-        assert!(
-            out.windows(stamp.len()).any(|w| w == stamp.as_bytes()),
-            "same timestamp"
+    for bad in [digest_of(b"not the secret"), off_by_one] {
+        let (mut server, again) = greeted_for_apop();
+        assert_eq!(again, stamp, "same timestamp");
+        assert_eq!(
+            apop(&mut server, &mut host, &bad, b""),
+            b"-ERR [AUTH] wrong digest\r\n"
         );
-        let mut line = b"APOP mrose ".to_vec();
-        line.extend_from_slice(&bad);
-        line.extend_from_slice(b"\r\n");
-        server.handle_input(&line);
-        host.serve(&mut server);
-        out.clear();
-        server.poll_transmit(&mut out);
-        assert_eq!(out, b"-ERR [AUTH] wrong digest\r\n");
     }
 
     // AUTH PLAIN, with the response on its own line.
